@@ -1,0 +1,55 @@
+# FarFlow developer commands. `make test` is what CI runs (.ci/run).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS := .farflow/tools
+UV := $(TOOLS)/bin/uv
+PY := .venv/bin/python
+
+.PHONY: help run test lint unit cluster crd controlplane cluster-up cluster-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python 3.11
+	touch $@
+
+run: .venv/.synced ## validate the examples and print them with every default resolved
+	.venv/bin/farflow validate -f examples/
+	.venv/bin/farflow render -f examples/airflowcluster-minimal.yaml
+
+test: lint ## lint, type-check and run every test tier
+	$(PY) -m pytest
+
+lint: .venv/.synced ## ruff, ruff format, mypy (strict on operator/farflow)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+unit: .venv/.synced ## the unit tier only
+	$(PY) -m pytest -m unit
+
+cluster: .venv/.synced ## the cluster tier only (starts its own control plane)
+	$(PY) -m pytest -m cluster
+
+crd: .venv/.synced ## regenerate crds/airflowcluster.yaml from the models
+	.venv/bin/farflow crd > crds/airflowcluster.yaml
+
+controlplane: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok
+	bash tests/controlplane/build.sh
+
+cluster-up: controlplane .venv/.synced ## start the local control plane (.farflow/kubeconfig)
+	$(PY) tests/controlplane/localcluster.py up
+
+cluster-down: .venv/.synced ## stop everything cluster-up started
+	$(PY) tests/controlplane/localcluster.py down
+
+clean: cluster-down ## remove the environment and local state
+	rm -rf .venv .farflow .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,117 @@
+"""Validation rules written once and enforced twice: as CEL in the CRD, and in Python.
+
+Each rule carries its CEL expression (checked by the API server at admission), a Python
+predicate that states the same rule (checked by `farflow validate` and by the operator before it
+acts), and the one message both report, so a user sees the same words either way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One cross-field rule of a model: CEL for the API server, a predicate for Python."""
+
+    cel: str
+    message: str
+    holds: Callable[[Any], bool]
+    field_path: str = ""
+
+    def to_crd(self) -> dict[str, str]:
+        """The `x-kubernetes-validations` entry for this rule."""
+        entry = {"rule": self.cel, "message": self.message}
+        if self.field_path:
+            entry["fieldPath"] = self.field_path
+        return entry
+
+
+class RuleViolationError(ValueError):
+    """A broken rule; remembers which field it points at so errors can name it."""
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(rule.message)
+        self.field_path = rule.field_path.lstrip(".")
+
+
+class SpecModel(BaseModel):
+    """Base of every spec block: camelCase on the wire, unknown fields rejected, rules checked."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Self:
+        for rule in type(self).rules:
+            if not rule.holds(self):
+                raise RuleViolationError(rule)
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        if cls.rules:
+            schema["x-kubernetes-validations"] = [rule.to_crd() for rule in cls.rules]
+        return schema
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Annotation for a string that must fully match ``pattern``; ``message`` says what fits.
+
+    The pattern avoids backslashes and quotes so it reads the same in Python and in CEL.
+    """
+
+    pattern: str
+    message: str
+    max_length: int = 256
+
+    def __post_init__(self) -> None:
+        if "\\" in self.pattern or "'" in self.pattern:
+            raise ValueError(f"pattern {self.pattern!r} must not contain backslashes or quotes")
+
+    def check(self, value: str) -> str:
+        if not re.fullmatch(self.pattern, value):
+            raise ValueError(self.message)
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        string = core_schema.str_schema(max_length=self.max_length)
+        return core_schema.no_info_after_validator_function(self.check, string)
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        rule = {"rule": f"self.matches('^{self.pattern}$')", "message": self.message}
+        json_schema["x-kubernetes-validations"] = [rule]
+        return json_schema
+
+
+def no_duplicates(items: list[str]) -> list[str]:
+    """Rejects a list that names an item twice (the CRD marks such lists as sets)."""
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ValueError(f"lists {', '.join(repeated)} more than once; list each item once")
+    return items

@@ -1,0 +1,646 @@
+"""The AirflowCluster spec: the typed model the CRD schema is generated from.
+
+Field descriptions are what `kubectl explain airflowcluster.spec...` prints, so they are written
+for the user. Defaults here are the defaults everywhere: the CRD carries the scalar ones, and
+`farflow.api.parse` applies all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from farflow.api.rules import Rule, SpecModel, no_duplicates
+from farflow.api.types import (
+    AirflowVersion,
+    AwsRegion,
+    BucketName,
+    CpuQuantity,
+    EcsClusterName,
+    EksClusterName,
+    EnvVarName,
+    GitRepository,
+    IamRoleArn,
+    ImageRepository,
+    ImageTag,
+    K8sName,
+    LogGroupName,
+    MemoryQuantity,
+    QueueName,
+    SecurityGroupId,
+    SubnetId,
+)
+from farflow.fargate import MAX_MEMORY_MIB, MAX_VCPU, OVERHEAD_MIB, parse_cpu, parse_memory_mib
+
+DEFAULT_AIRFLOW_VERSION = "3.3.2"
+Executor = Literal["Celery", "Kubernetes", "Ecs"]
+SizePreset = Literal["micro", "small", "medium", "large", "xlarge", "2xlarge"]
+
+# Options FarFlow sets itself from the spec and its Secrets; a user value would fight them.
+MANAGED_CONFIG = (
+    "core.executor",
+    "core.fernet_key",
+    "core.execution_api_server_url",
+    "database.sql_alchemy_conn",
+    "api.secret_key",
+    "api_auth.jwt_secret",
+    "celery.broker_url",
+    "celery.result_backend",
+)
+_MANAGED_CEL = ", ".join(f"'{key}'" for key in MANAGED_CONFIG)
+MAX_CONTAINER_MEMORY = f"{MAX_MEMORY_MIB - OVERHEAD_MIB}Mi"
+_AS_SET = Field(json_schema_extra={"x-kubernetes-list-type": "set"})
+Executors = Annotated[list[Executor], AfterValidator(no_duplicates), _AS_SET]
+Queues = Annotated[list[QueueName], AfterValidator(no_duplicates), _AS_SET]
+ConfigOptions = Annotated[
+    dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=4096)]],
+    Field(max_length=128),
+]
+
+
+class SecretKeySelector(SpecModel):
+    """A key of a Secret in the AirflowCluster's namespace."""
+
+    name: K8sName = Field(description="Name of the Secret.")
+    key: str = Field(min_length=1, max_length=253, description="Key within the Secret.")
+
+
+class DatabaseSecretRef(SecretKeySelector):
+    """A Secret key holding an Airflow SQLAlchemy URL (postgresql+psycopg2://user:pass@host/db)."""
+
+    key: str = Field(
+        "connection", min_length=1, max_length=253, description="Key within the Secret."
+    )
+
+
+class PasswordSecretRef(SecretKeySelector):
+    """A Secret key holding a password."""
+
+    key: str = Field("password", min_length=1, max_length=253, description="Key within the Secret.")
+
+
+class EnvVarSource(SpecModel):
+    """Where an environment variable's value comes from."""
+
+    secret_key_ref: SecretKeySelector = Field(description="A key of a Secret in this namespace.")
+
+
+class EnvVar(SpecModel):
+    """An extra environment variable for every Airflow container."""
+
+    rules = (
+        Rule(
+            cel="has(self.value) != has(self.valueFrom)",
+            message="set exactly one of value or valueFrom",
+            holds=lambda env: (env.value is None) != (env.value_from is None),
+        ),
+    )
+
+    name: EnvVarName = Field(description="Variable name.")
+    value: str | None = Field(None, max_length=32768, description="Literal value.")
+    value_from: EnvVarSource | None = Field(None, description="Value read from a Secret.")
+
+
+class ImageSpec(SpecModel):
+    """The Airflow container image every Airflow component runs."""
+
+    repository: ImageRepository = Field(
+        "apache/airflow",
+        description="Image repository. Build airflow/Dockerfile for an image with the SQS "
+        "transport (pycurl) and every provider FarFlow uses.",
+    )
+    tag: ImageTag | None = Field(None, description="Image tag. Defaults to the Airflow version.")
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        "IfNotPresent", description="Kubernetes image pull policy."
+    )
+
+
+def _sets_no_managed_option(config: dict[str, dict[str, str]]) -> bool:
+    return not any(
+        f"{section}.{key}" in MANAGED_CONFIG
+        for section, options in config.items()
+        for key in options
+    )
+
+
+def _celery_only() -> list[Executor]:
+    return ["Celery"]
+
+
+class AirflowSpec(SpecModel):
+    """Which Airflow runs, and how it is configured."""
+
+    rules = (
+        Rule(
+            cel="!has(self.config) || "
+            f"self.config.all(s, self.config[s].all(k, !((s + '.' + k) in [{_MANAGED_CEL}])))",
+            message="config sets an option FarFlow manages ("
+            + ", ".join(MANAGED_CONFIG)
+            + "); use the matching spec field instead",
+            holds=lambda airflow: _sets_no_managed_option(airflow.config),
+            field_path=".config",
+        ),
+    )
+
+    version: AirflowVersion = Field(
+        DEFAULT_AIRFLOW_VERSION, description="Airflow release, 3.x only."
+    )
+    image: ImageSpec = Field(default_factory=ImageSpec, description="Airflow container image.")
+    config: dict[Annotated[str, Field(max_length=128)], ConfigOptions] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="airflow.cfg options as {section: {key: value}}, passed to every component "
+        "as AIRFLOW__SECTION__KEY. Secrets do not belong here: use env with valueFrom.",
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list, max_length=64, description="Extra environment variables."
+    )
+    executors: Executors = Field(
+        default_factory=_celery_only,
+        min_length=1,
+        max_length=3,
+        description="Executors, in order; the first is the default and a task picks another "
+        "with executor=. Celery runs tasks on the worker Deployment, Kubernetes in pods, Ecs as "
+        "ECS Fargate tasks (needs spec.ecs).",
+    )
+
+
+class AwsSpec(SpecModel):
+    """The AWS account and identity the cluster uses."""
+
+    region: AwsRegion | None = Field(
+        None, description="AWS region. Defaults to the operator's own region (AWS_REGION)."
+    )
+    service_account_role_arn: IamRoleArn | None = Field(
+        None,
+        description="IAM role the Airflow pods assume through IRSA (the eks.amazonaws.com/"
+        "role-arn annotation); it needs SQS, S3, CloudWatch Logs and, for Ecs, ECS rights.",
+    )
+
+
+class FargateProfileSpec(SpecModel):
+    """The EKS Fargate profile the Airflow pods are scheduled through."""
+
+    rules = (
+        Rule(
+            cel="!self.create || has(self.podExecutionRoleArn)",
+            message="creating a Fargate profile needs podExecutionRoleArn",
+            holds=lambda profile: not profile.create or profile.pod_execution_role_arn is not None,
+            field_path=".podExecutionRoleArn",
+        ),
+    )
+
+    create: bool = Field(
+        False,
+        description="Create the profile. When false, an existing profile must select this "
+        "namespace and the label farflow.io/fargate: 'true'.",
+    )
+    name: str | None = Field(
+        None,
+        max_length=100,
+        description="Profile name. Defaults to farflow-<namespace>-<name>.",
+    )
+    pod_execution_role_arn: IamRoleArn | None = Field(
+        None, description="Pod execution role of the profile (required to create it)."
+    )
+    subnets: list[SubnetId] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Private subnets for the pods. Defaults to the EKS cluster's.",
+    )
+
+
+class FargateSpec(SpecModel):
+    """EKS Fargate placement."""
+
+    rules = (
+        Rule(
+            cel="!has(self.profile) || !self.profile.create || has(self.clusterName)",
+            message="creating a Fargate profile needs clusterName, the EKS cluster to add it to",
+            holds=lambda fargate: not fargate.profile.create or fargate.cluster_name is not None,
+            field_path=".clusterName",
+        ),
+    )
+
+    cluster_name: EksClusterName | None = Field(None, description="Name of the EKS cluster.")
+    profile: FargateProfileSpec = Field(
+        default_factory=FargateProfileSpec, description="The Fargate profile."
+    )
+
+
+class RdsSpec(SpecModel):
+    """An Amazon RDS for PostgreSQL instance as the Airflow metadata database."""
+
+    rules = (
+        Rule(
+            cel="!self.create || has(self.subnetGroupName) || "
+            "(has(self.subnetIds) && size(self.subnetIds) > 0)",
+            message="an RDS instance to create needs subnetGroupName or subnetIds",
+            holds=lambda rds: not rds.create or rds.subnet_group_name is not None or rds.subnet_ids,
+        ),
+    )
+
+    create: bool = Field(True, description="Create the instance; when false, adopt it by name.")
+    instance_identifier: str | None = Field(
+        None, max_length=63, description="Instance name. Defaults to farflow-<namespace>-<name>."
+    )
+    instance_class: str = Field(
+        "db.t4g.medium",
+        pattern="^db[.][a-z0-9]+[.][a-z0-9]+$",
+        max_length=32,
+        description="Instance class, such as db.t4g.medium or db.m7g.large.",
+    )
+    allocated_storage: int = Field(20, ge=20, le=65536, description="Storage in GiB.")
+    engine_version: str = Field(
+        "16",
+        pattern="^[0-9]+([.][0-9]+)?$",
+        max_length=8,
+        description="PostgreSQL major (or major.minor) version.",
+    )
+    multi_az: bool = Field(False, alias="multiAZ", description="Run a standby in another AZ.")
+    deletion_policy: Literal["Snapshot", "Retain", "Delete"] = Field(
+        "Snapshot",
+        description="What happens to the instance when the AirflowCluster is deleted: a final "
+        "snapshot then deletion, nothing, or deletion without a snapshot.",
+    )
+    subnet_group_name: str | None = Field(
+        None, max_length=255, description="Existing DB subnet group."
+    )
+    subnet_ids: list[SubnetId] = Field(
+        default_factory=list, max_length=16, description="Subnets for a new DB subnet group."
+    )
+    security_group_ids: list[SecurityGroupId] = Field(
+        default_factory=list, max_length=5, description="VPC security groups of the instance."
+    )
+
+
+class DatabaseSpec(SpecModel):
+    """The Airflow metadata database: exactly one of rds or connectionSecretRef."""
+
+    rules = (
+        Rule(
+            cel="has(self.rds) != has(self.connectionSecretRef)",
+            message="set exactly one of rds (an RDS instance FarFlow manages) or "
+            "connectionSecretRef (an existing database)",
+            holds=lambda db: (db.rds is None) != (db.connection_secret_ref is None),
+        ),
+    )
+
+    rds: RdsSpec | None = Field(None, description="An RDS PostgreSQL instance.")
+    connection_secret_ref: DatabaseSecretRef | None = Field(
+        None, description="A Secret key with the SQLAlchemy URL of an existing PostgreSQL."
+    )
+
+
+class DeadLetterQueueSpec(SpecModel):
+    """A dead-letter queue for messages no worker could process."""
+
+    enabled: bool = Field(False, description="Create a dead-letter queue per queue.")
+    max_receive_count: int = Field(
+        5, ge=1, le=1000, description="Receives before a message moves to the dead-letter queue."
+    )
+
+
+class SqsSpec(SpecModel):
+    """Amazon SQS as the Celery broker, one queue per worker queue."""
+
+    rules = (
+        Rule(
+            cel="self.visibilityTimeoutSeconds <= 43200",
+            message="visibilityTimeoutSeconds must be at most 43200 (the SQS maximum); set it "
+            "above your longest task's runtime",
+            holds=lambda sqs: sqs.visibility_timeout_seconds <= 43200,
+            field_path=".visibilityTimeoutSeconds",
+        ),
+    )
+
+    create: bool = Field(True, description="Create the queues; when false they must exist.")
+    queue_name_prefix: str | None = Field(
+        None,
+        pattern="^[A-Za-z0-9_-]{1,40}$",
+        description="Prefix of the queue names. Defaults to farflow-<namespace>-<name>-.",
+    )
+    visibility_timeout_seconds: int = Field(
+        21600,
+        ge=1,
+        description="Seconds a task message stays hidden once a worker takes it. Must exceed "
+        "the longest task, or the task runs twice; SQS allows at most 43200.",
+    )
+    dead_letter_queue: DeadLetterQueueSpec = Field(
+        default_factory=DeadLetterQueueSpec, description="Dead-letter queue."
+    )
+
+
+class BrokerSpec(SpecModel):
+    """The Celery broker."""
+
+    sqs: SqsSpec = Field(default_factory=SqsSpec, description="Amazon SQS.")
+
+
+class S3DagsSpec(SpecModel):
+    """DAGs read from S3 through Airflow 3's S3 DAG bundle."""
+
+    rules = (
+        Rule(
+            cel="self.create || has(self.bucket)",
+            message="name an existing bucket or set create: true",
+            holds=lambda s3: s3.create or s3.bucket is not None,
+            field_path=".bucket",
+        ),
+    )
+
+    bucket: BucketName | None = Field(
+        None, description="Bucket name. Defaults to farflow-<namespace>-<name> when created."
+    )
+    create: bool = Field(False, description="Create the bucket (versioned, encrypted, private).")
+    prefix: str = Field("dags/", max_length=1024, description="Key prefix of the DAG files.")
+
+
+class GitDagsSpec(SpecModel):
+    """DAGs read from a Git repository through Airflow 3's Git DAG bundle."""
+
+    repo: GitRepository = Field(description="Repository URL.")
+    ref: str = Field("main", min_length=1, max_length=255, description="Branch, tag or commit.")
+    path: str = Field("", max_length=1024, description="Folder of the DAGs inside the repo.")
+    credentials_secret_ref: K8sName | None = Field(
+        None, description="Secret with 'username' and 'password' (a token) for a private repo."
+    )
+    refresh_interval_seconds: int = Field(
+        300, ge=10, le=86400, description="How often the bundle pulls new commits."
+    )
+
+
+class ImageDagsSpec(SpecModel):
+    """DAGs baked into the Airflow image."""
+
+    path: str = Field(
+        "/opt/airflow/dags", min_length=1, max_length=1024, description="DAG folder in the image."
+    )
+
+
+def _exactly_one_dag_source(dags: DagsSpec) -> bool:
+    return sum(source is not None for source in (dags.s3, dags.git, dags.image)) == 1
+
+
+class DagsSpec(SpecModel):
+    """Where DAGs come from: exactly one of s3, git or image."""
+
+    rules = (
+        Rule(
+            cel="[has(self.s3), has(self.git), has(self.image)].filter(x, x).size() == 1",
+            message="set exactly one DAG source: s3, git or image",
+            holds=_exactly_one_dag_source,
+        ),
+    )
+
+    s3: S3DagsSpec | None = Field(None, description="S3 DAG bundle.")
+    git: GitDagsSpec | None = Field(None, description="Git DAG bundle.")
+    image: ImageDagsSpec | None = Field(None, description="DAGs baked into the image.")
+
+
+def _fits_fargate_cpu(resources: Resources) -> bool:
+    return parse_cpu(resources.cpu) <= MAX_VCPU
+
+
+def _fits_fargate_memory(resources: Resources) -> bool:
+    return parse_memory_mib(resources.memory) <= MAX_MEMORY_MIB - OVERHEAD_MIB
+
+
+class Resources(SpecModel):
+    """CPU and memory of a component's container; FarFlow rounds them up to a Fargate size."""
+
+    rules = (
+        Rule(
+            cel="!isQuantity(self.cpu) || quantity(self.cpu).compareTo(quantity('16')) <= 0",
+            message="cpu must be at most 16, the largest Fargate pod",
+            holds=_fits_fargate_cpu,
+            field_path=".cpu",
+        ),
+        Rule(
+            cel="!isQuantity(self.memory) || "
+            f"quantity(self.memory).compareTo(quantity('{MAX_CONTAINER_MEMORY}')) <= 0",
+            message=f"memory must be at most {MAX_CONTAINER_MEMORY}: the largest Fargate pod "
+            f"(120 GB) less the {OVERHEAD_MIB}Mi Fargate reserves",
+            holds=_fits_fargate_memory,
+            field_path=".memory",
+        ),
+    )
+
+    cpu: CpuQuantity = Field(description="vCPU, such as 500m or 2.")
+    memory: MemoryQuantity = Field(description="Memory, such as 1536Mi or 4Gi.")
+
+
+class ComponentSpec(SpecModel):
+    """An Airflow component Deployment."""
+
+    replicas: int = Field(1, ge=1, le=10, description="Number of pods.")
+    resources: Resources | None = Field(
+        None, description="Container size. Defaults to the size preset's."
+    )
+
+
+class ServiceSpec(SpecModel):
+    """How the API server (the UI) is exposed."""
+
+    type: Literal["LoadBalancer", "ClusterIP", "NodePort"] = Field(
+        "LoadBalancer", description="Service type. LoadBalancer makes an NLB (IP targets)."
+    )
+    scheme: Literal["internal", "internet-facing"] = Field(
+        "internal", description="NLB scheme: reachable inside the VPC only, or from the internet."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, max_length=32, description="Extra Service annotations."
+    )
+
+
+class ApiServerSpec(ComponentSpec):
+    """The Airflow API server: the UI, the REST API and the task execution API."""
+
+    replicas: int = Field(2, ge=1, le=10, description="Number of pods.")
+    service: ServiceSpec = Field(default_factory=ServiceSpec, description="The Service.")
+
+
+class SchedulerSpec(ComponentSpec):
+    """The Airflow scheduler; several replicas run active-active."""
+
+    replicas: int = Field(2, ge=1, le=10, description="Number of pods.")
+
+
+class TriggererSpec(ComponentSpec):
+    """The Airflow triggerer, which runs deferred tasks."""
+
+    enabled: bool = Field(True, description="Run a triggerer (needed by deferrable operators).")
+
+
+class AutoscalingSpec(SpecModel):
+    """Worker autoscaling on queued and running Celery tasks."""
+
+    enabled: bool = Field(True, description="Scale workers between min and max replicas.")
+    tasks_per_worker: int | None = Field(
+        None, ge=1, le=256, description="Target tasks per worker. Defaults to the concurrency."
+    )
+    scale_down_delay_seconds: int = Field(
+        300, ge=0, le=86400, description="How long load must stay low before a scale-down."
+    )
+
+
+class WorkersSpec(SpecModel):
+    """The Celery workers."""
+
+    rules = (
+        Rule(
+            cel="self.minReplicas <= self.maxReplicas",
+            message="minReplicas must be less than or equal to maxReplicas",
+            holds=lambda workers: workers.min_replicas <= workers.max_replicas,
+            field_path=".minReplicas",
+        ),
+    )
+
+    min_replicas: int = Field(1, ge=0, le=100, description="Fewest workers (0 scales to zero).")
+    max_replicas: int = Field(10, ge=1, le=100, description="Most workers.")
+    concurrency: int | None = Field(
+        None, ge=1, le=256, description="Tasks one worker runs at once. Defaults to the preset's."
+    )
+    queues: Queues = Field(
+        default_factory=lambda: ["default"],
+        min_length=1,
+        max_length=16,
+        description="Celery queues the workers consume; the first is the default queue. Each "
+        "becomes an SQS queue.",
+    )
+    resources: Resources | None = Field(
+        None, description="Container size. Defaults to the size preset's."
+    )
+    autoscaling: AutoscalingSpec = Field(
+        default_factory=AutoscalingSpec, description="Autoscaling."
+    )
+    termination_grace_period_seconds: int = Field(
+        600,
+        ge=30,
+        le=43200,
+        description="Time a stopping worker gets to finish its running tasks.",
+    )
+
+
+class EcsClusterSpec(SpecModel):
+    """The ECS cluster ECS tasks run in."""
+
+    rules = (
+        Rule(
+            cel="self.create || has(self.name)",
+            message="name an existing ECS cluster or set create: true",
+            holds=lambda cluster: cluster.create or cluster.name is not None,
+            field_path=".name",
+        ),
+    )
+
+    name: EcsClusterName | None = Field(
+        None, description="Cluster name. Defaults to farflow-<namespace>-<name> when created."
+    )
+    create: bool = Field(False, description="Create the cluster (Fargate capacity providers).")
+
+
+class EcsSpec(SpecModel):
+    """ECS on Fargate, for the Ecs executor and EcsRunTaskOperator DAGs."""
+
+    cluster: EcsClusterSpec = Field(description="The ECS cluster.")
+    subnets: list[SubnetId] = Field(
+        min_length=1, max_length=16, description="Subnets of the tasks (awsvpc networking)."
+    )
+    security_group_ids: list[SecurityGroupId] = Field(
+        default_factory=list, max_length=5, description="Security groups of the tasks."
+    )
+    task_role_arn: IamRoleArn | None = Field(None, description="Role the task's code assumes.")
+    execution_role_arn: IamRoleArn = Field(
+        description="Role ECS uses to pull the image and write awslogs."
+    )
+    assign_public_ip: bool = Field(False, description="Give tasks a public IP.")
+
+
+class PodsSpec(SpecModel):
+    """Where Kubernetes-executor and KubernetesPodOperator task pods run."""
+
+    namespace: K8sName | None = Field(
+        None, description="Namespace of task pods. Defaults to the AirflowCluster's."
+    )
+    service_account_name: K8sName | None = Field(
+        None, description="Service account of task pods. Defaults to <name>-task."
+    )
+
+
+class CloudWatchSpec(SpecModel):
+    """Amazon CloudWatch Logs for pod logs (Fargate's Fluent Bit) and task logs."""
+
+    enabled: bool = Field(True, description="Ship logs to CloudWatch.")
+    log_group: LogGroupName | None = Field(
+        None, description="Log group. Defaults to /farflow/<namespace>/<name>."
+    )
+    retention_days: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653
+    ] = Field(30, description="Days CloudWatch keeps the logs.")
+
+
+class LoggingSpec(SpecModel):
+    """Where logs go."""
+
+    cloudwatch: CloudWatchSpec = Field(default_factory=CloudWatchSpec, description="CloudWatch.")
+
+
+class AdminSpec(SpecModel):
+    """The first Airflow admin user."""
+
+    username: str = Field(
+        "admin", pattern="^[A-Za-z0-9_.@-]{1,64}$", description="Login of the admin user."
+    )
+    password_secret_ref: PasswordSecretRef | None = Field(
+        None,
+        description="Secret with the admin password. When unset, FarFlow generates one and keeps "
+        "it in the Secret <name>-admin and in AWS Secrets Manager.",
+    )
+
+
+def _ecs_block_if_ecs_executor(spec: AirflowClusterSpec) -> bool:
+    return "Ecs" not in spec.airflow.executors or spec.ecs is not None
+
+
+class AirflowClusterSpec(SpecModel):
+    """An Airflow 3 deployment on EKS Fargate."""
+
+    rules = (
+        Rule(
+            cel="!has(self.airflow) || !has(self.airflow.executors) || "
+            "!self.airflow.executors.exists(e, e == 'Ecs') || has(self.ecs)",
+            message="the Ecs executor needs spec.ecs (cluster, subnets, executionRoleArn)",
+            holds=_ecs_block_if_ecs_executor,
+        ),
+    )
+
+    airflow: AirflowSpec = Field(default_factory=AirflowSpec, description="Airflow itself.")
+    size: SizePreset = Field(
+        "small",
+        description="Size preset, like MWAA's environment classes: sets every component's "
+        "Fargate size and the worker concurrency. Explicit resources win.",
+    )
+    aws: AwsSpec = Field(default_factory=AwsSpec, description="AWS account and identity.")
+    fargate: FargateSpec = Field(default_factory=FargateSpec, description="EKS Fargate.")
+    database: DatabaseSpec = Field(description="The metadata database.")
+    broker: BrokerSpec = Field(default_factory=BrokerSpec, description="The Celery broker.")
+    dags: DagsSpec = Field(
+        default_factory=lambda: DagsSpec(image=ImageDagsSpec()),
+        description="Where DAGs come from. Defaults to the image.",
+    )
+    api_server: ApiServerSpec = Field(default_factory=ApiServerSpec, description="API server.")
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec, description="Scheduler.")
+    dag_processor: ComponentSpec = Field(
+        default_factory=ComponentSpec, description="DAG processor, which parses DAG files."
+    )
+    triggerer: TriggererSpec = Field(default_factory=TriggererSpec, description="Triggerer.")
+    workers: WorkersSpec = Field(default_factory=WorkersSpec, description="Celery workers.")
+    ecs: EcsSpec | None = Field(None, description="ECS on Fargate; required by the Ecs executor.")
+    pods: PodsSpec = Field(default_factory=PodsSpec, description="Task pods.")
+    logging: LoggingSpec = Field(default_factory=LoggingSpec, description="Logging.")
+    admin: AdminSpec = Field(default_factory=AdminSpec, description="The admin user.")
+    suspend: bool = Field(
+        False, description="Scale every component to zero; the database and queues stay."
+    )

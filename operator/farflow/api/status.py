@@ -1,0 +1,70 @@
+"""The AirflowCluster status the operator writes: phase, conditions, URL and worker counts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Phase = Literal[
+    "Pending", "Provisioning", "Migrating", "Running", "Degraded", "Failed", "Suspended"
+]
+ConditionType = Literal[
+    "AwsReady",
+    "DatabaseReady",
+    "BrokerReady",
+    "FargateProfileReady",
+    "MigrationComplete",
+    "ApiServerAvailable",
+    "SchedulerAvailable",
+    "WorkersAvailable",
+    "Ready",
+]
+
+
+class StatusModel(BaseModel):
+    """Base of the status blocks: camelCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Condition(StatusModel):
+    """One observed aspect of the cluster, in the Kubernetes condition convention."""
+
+    type: ConditionType = Field(description="What the condition is about.")
+    status: Literal["True", "False", "Unknown"] = Field(description="Whether it holds.")
+    reason: str = Field(max_length=1024, description="CamelCase reason for the status.")
+    message: str = Field("", max_length=32768, description="Human-readable detail.")
+    last_transition_time: str = Field(
+        description="When the status last changed (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    observed_generation: int | None = Field(
+        None, description="The spec generation the condition was computed from."
+    )
+
+
+class WorkersStatus(StatusModel):
+    """The Celery workers as observed."""
+
+    desired: int = Field(0, description="Workers the autoscaler wants.")
+    ready: int = Field(0, description="Workers ready to take tasks.")
+    queued_tasks: int = Field(0, description="Tasks waiting in the SQS queues.")
+
+
+class AirflowClusterStatus(StatusModel):
+    """What the operator observed of the cluster."""
+
+    phase: Phase = Field("Pending", description="Summary of the cluster's state.")
+    observed_generation: int | None = Field(
+        None, description="The spec generation the status reflects."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Detailed state; Ready is True when the whole cluster serves.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    api_server_url: str | None = Field(None, description="URL of the Airflow UI and API.")
+    airflow_version: str | None = Field(None, description="Airflow version running.")
+    workers: WorkersStatus = Field(default_factory=WorkersStatus, description="Celery workers.")
