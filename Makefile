@@ -23,7 +23,7 @@ $(UV):
 
 run: .venv/.synced ## validate the examples and print them with every default resolved
 	.venv/bin/farflow validate -f examples/
-	.venv/bin/farflow render -f examples/airflowcluster-minimal.yaml
+	.venv/bin/farflow resolve -f examples/airflowcluster-minimal.yaml
 
 test: lint ## lint, type-check and run every test tier
 	$(PY) -m pytest

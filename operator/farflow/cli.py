@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import kopf
 import yaml
 from pydantic import ValidationError
 
+from farflow import handlers
 from farflow.api import AirflowCluster, FieldError, field_errors, parse, resolve
 from farflow.api.crd import crd
+from farflow.aws.session import AwsError
+from farflow.render import rendered
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.command(args))
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, yaml.YAMLError, AwsError) as error:
         print(f"farflow: {error}", file=sys.stderr)
         return 2
 
@@ -42,15 +46,68 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("crd", help="print the AirflowCluster CRD").set_defaults(command=_crd)
     for name, command, text in (
         ("validate", _validate, "check AirflowCluster manifests and print every error"),
-        ("render", _render, "print each AirflowCluster's spec with every default resolved"),
+        ("resolve", _resolve, "print each AirflowCluster's spec with every default resolved"),
+        ("render", _render, "print the Kubernetes manifests the operator would apply"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument(
-            "-f", "--filename", action="append", required=True, type=Path,
+            "-f",
+            "--filename",
+            action="append",
+            required=True,
+            type=Path,
             help="manifest file or folder of *.yaml files; repeatable, - for stdin",
-        )  # fmt: skip
+        )
         sub.set_defaults(command=command)
+    commands.choices["render"].add_argument(
+        "--account-id",
+        default="000000000000",
+        help="AWS account for the queue URLs and log group ARN (render does not call AWS)",
+    )
+    _add_run(commands.add_parser("run", help="run the operator"))
     return parser
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)"
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
+    run.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="liveness endpoint URL (default: %(default)s)",
+    )
+    run.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="coordinate replicas through this KopfPeering (else standalone)",
+    )
+    run.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=30.0,
+        help="how often every cluster is reconciled again (default: %(default)s)",
+    )
+    run.add_argument("--log-format", choices=["json", "plain"], default="json")
+    run.set_defaults(command=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    handlers.register(args.resync_seconds)
+    log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
+    kopf.configure(log_format=log_format, verbose=False)
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness,
+        standalone=args.peering is None,
+        peering_name=args.peering,
+    )
+    return 0
 
 
 def _crd(_: argparse.Namespace) -> int:
@@ -71,18 +128,32 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if invalid else 0
 
 
+def _resolve(args: argparse.Namespace) -> int:
+    clusters = _valid_clusters(args.filename)
+    for cluster in clusters or []:
+        _dump(_resolved_manifest(cluster))
+    return 0 if clusters is not None else 1
+
+
 def _render(args: argparse.Namespace) -> int:
+    clusters = _valid_clusters(args.filename)
+    for cluster in clusters or []:
+        for manifest in rendered(cluster, args.account_id):
+            _dump(manifest)
+    return 0 if clusters is not None else 1
+
+
+def _valid_clusters(paths: list[Path]) -> list[AirflowCluster] | None:
+    """Every cluster in ``paths``, or None (with errors on stderr) if any is invalid."""
     clusters = []
-    for document in _documents(args.filename):
+    for document in _documents(paths):
         cluster, errors = _checked(document)
         if cluster is None:
             for error in errors:
                 print(f"{document.source}: {error}", file=sys.stderr)
-            return 1
+            return None
         clusters.append(cluster)
-    for cluster in clusters:
-        _dump(_resolved_manifest(cluster))
-    return 0
+    return clusters
 
 
 def _checked(document: Document) -> tuple[AirflowCluster | None, list[FieldError]]:

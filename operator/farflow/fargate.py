@@ -43,7 +43,9 @@ class FargateSize:
 
     @property
     def cpu(self) -> str:
-        """The vCPU as a Kubernetes quantity, in millicores."""
+        """The vCPU as a Kubernetes quantity, in the canonical form the API server returns."""
+        if self.vcpu == self.vcpu.to_integral_value():
+            return str(int(self.vcpu))
         return f"{int(self.vcpu * 1000)}m"
 
     @property

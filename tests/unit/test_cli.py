@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from farflow.cli import main
-from tests.cases import EXAMPLES, MINIMAL, ROOT
+from tests.cases import EXAMPLES, FULL, MINIMAL, ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -41,25 +41,53 @@ def test_validate_reports_every_document(
     assert f"{path}[2]: (document): must be a mapping (an AirflowCluster object)" in out
 
 
-def test_render_output_is_itself_valid_and_stable(
+def test_resolve_output_is_itself_valid_and_stable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["render", "-f", str(MINIMAL)]) == 0
-    rendered = capsys.readouterr().out
-    assert yaml.safe_load(rendered)["spec"]["workers"]["concurrency"] == 5
+    assert main(["resolve", "-f", str(MINIMAL)]) == 0
+    resolved = capsys.readouterr().out
+    assert yaml.safe_load(resolved)["spec"]["workers"]["concurrency"] == 5
 
-    again = tmp_path / "rendered.yaml"
-    again.write_text(rendered)
-    assert main(["render", "-f", str(again)]) == 0
-    assert capsys.readouterr().out == rendered
+    again = tmp_path / "resolved.yaml"
+    again.write_text(resolved)
+    assert main(["resolve", "-f", str(again)]) == 0
+    assert capsys.readouterr().out == resolved
 
 
-def test_render_refuses_an_invalid_manifest(
+def test_render_prints_every_manifest_of_the_full_example(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    assert main(["render", "-f", str(FULL), "--account-id", "123456789012"]) == 0
+    objects = list(yaml.safe_load_all(capsys.readouterr().out))
+    deployments = [o["metadata"]["name"] for o in objects if o and o["kind"] == "Deployment"]
+    assert deployments == [
+        "full-api-server",
+        "full-scheduler",
+        "full-dag-processor",
+        "full-triggerer",
+        "full-worker",
+    ]
+    [config] = [o for o in objects if o and o["kind"] == "ConfigMap"]
+    assert "123456789012" in config["data"]["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+
+
+def test_render_without_a_region_says_where_to_set_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert main(["render", "-f", str(MINIMAL)]) == 2
+    assert "set spec.aws.region, or AWS_REGION for the operator" in capsys.readouterr().err
+
+
+def test_resolve_refuses_an_invalid_manifest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(MINIMAL.read_text().replace("name: airflow-db", "name: Airflow_DB"))
-    assert main(["render", "-f", str(path)]) == 1
+    assert main(["resolve", "-f", str(path)]) == 1
     assert "spec.database.connectionSecretRef.name: must be a Kubernetes" in capsys.readouterr().err
 
 

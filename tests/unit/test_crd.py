@@ -43,8 +43,10 @@ def test_checked_in_crd_matches_the_models() -> None:
 def test_identity_of_the_resource() -> None:
     spec = crd()["spec"]
     assert (spec["group"], spec["scope"], spec["names"]["shortNames"]) == (
-        "farflow.io", "Namespaced", ["af"],
-    )  # fmt: skip
+        "farflow.io",
+        "Namespaced",
+        ["af"],
+    )
     version = spec["versions"][0]
     assert version["name"] == "v1alpha1"
     assert version["subresources"] == {"status": {}}
@@ -61,8 +63,13 @@ def test_schema_is_structural() -> None:
 
 def test_every_spec_field_is_described() -> None:
     spec = schema()["properties"]["spec"]
-    undescribed = [path for path, node in walk(spec) if "properties" in node for name, child
-                   in node["properties"].items() if not child.get("description")]  # fmt: skip
+    undescribed = [
+        path
+        for path, node in walk(spec)
+        if "properties" in node
+        for name, child in node["properties"].items()
+        if not child.get("description")
+    ]
     assert undescribed == []
 
 
@@ -77,8 +84,9 @@ def test_every_rule_of_the_models_is_in_the_crd() -> None:
         for _, node in walk(schema())
         for rule in node.get("x-kubernetes-validations", [])
     }
-    models = [m for m in vars(spec_module).values() if isinstance(m, type)
-              and issubclass(m, SpecModel)]  # fmt: skip
+    models = [
+        m for m in vars(spec_module).values() if isinstance(m, type) and issubclass(m, SpecModel)
+    ]
     for model in models:
         for rule in model.rules:
             assert rule.cel in in_crd, f"{model.__name__}: {rule.cel}"

@@ -20,9 +20,14 @@ def test_the_table_of_valid_sizes() -> None:
     for size in valid_sizes():
         counts[size.vcpu] = counts.get(size.vcpu, 0) + 1
     assert counts == {
-        Decimal("0.25"): 3, Decimal("0.5"): 4, Decimal(1): 7, Decimal(2): 13,
-        Decimal(4): 23, Decimal(8): 12, Decimal(16): 12,
-    }  # fmt: skip
+        Decimal("0.25"): 3,
+        Decimal("0.5"): 4,
+        Decimal(1): 7,
+        Decimal(2): 13,
+        Decimal(4): 23,
+        Decimal(8): 12,
+        Decimal(16): 12,
+    }
     assert valid_sizes()[0] == gib("0.25", "0.5")
     assert valid_sizes()[-1] == gib("16", "120")
     assert gib("8", "20") in valid_sizes()

@@ -32,14 +32,19 @@ def test_presets_follow_the_size() -> None:
     spec = resolve(parse(manifest))
     assert spec.workers.concurrency == 20
     assert spec.scheduler.resources is not None
-    assert (spec.scheduler.resources.cpu, spec.scheduler.resources.memory) == ("4000m", "7936Mi")
+    assert (spec.scheduler.resources.cpu, spec.scheduler.resources.memory) == ("4", "7936Mi")
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_is_fargate_valid_and_fills_its_pod(name: str) -> None:
     preset = PRESETS[name]  # type: ignore[index]
-    for size in (preset.api_server, preset.scheduler, preset.dag_processor, preset.triggerer,
-                 preset.worker):  # fmt: skip
+    for size in (
+        preset.api_server,
+        preset.scheduler,
+        preset.dag_processor,
+        preset.triggerer,
+        preset.worker,
+    ):
         assert is_valid(size), f"{name}: {size}"
         container = container_resources(size)
         assert pod_size(container.cpu, container.memory) == size
@@ -54,12 +59,13 @@ def test_explicit_resources_are_snapped_up_to_a_fargate_pod() -> None:
     spec = resolve(parse(load(FULL)))
     assert spec.workers.resources is not None
     # 2 vCPU with 7680Mi + 256Mi lands exactly on 2 vCPU / 8 GB.
-    assert (spec.workers.resources.cpu, spec.workers.resources.memory) == ("2000m", "7936Mi")
+    assert (spec.workers.resources.cpu, spec.workers.resources.memory) == ("2", "7936Mi")
     assert spec.dag_processor.resources is not None
     # 0.5 vCPU with 1536Mi + 256Mi needs 2 GB.
     assert (spec.dag_processor.resources.cpu, spec.dag_processor.resources.memory) == (
-        "500m", "1792Mi",
-    )  # fmt: skip
+        "500m",
+        "1792Mi",
+    )
     assert spec.workers.concurrency == 8
     assert spec.workers.autoscaling.tasks_per_worker == 6
 

@@ -1,0 +1,47 @@
+"""Pure builders: a plan -> the Kubernetes manifests of one AirflowCluster, in apply order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from farflow.build.config_map import config_map
+from farflow.build.deployments import deployment
+from farflow.build.disruption import disruption_budget
+from farflow.build.job import migration_job, migration_job_name
+from farflow.build.meta import Manifest, Owner
+from farflow.build.network_policy import network_policy
+from farflow.build.rbac import rbac
+from farflow.build.secrets import generate_value, generated_keys, secret
+from farflow.build.service import service
+from farflow.build.service_accounts import service_accounts
+from farflow.plan.model import Plan
+
+__all__ = ["Manifest", "Owner", "generate_value", "manifests", "migration_job_name"]
+
+
+def manifests(plan: Plan, owner: Owner, value: Callable[[str], str]) -> list[Manifest]:
+    """Every object of the cluster, in the order they must be applied.
+
+    ``value`` gives each generated secret key its value; only used for Secrets that do not
+    exist yet, since generated Secrets are never updated.
+    """
+    ordered = sorted(plan.components, key=lambda c: c.rollout_stage)
+    return [
+        # Identities first: pods and bindings name them.
+        *service_accounts(plan, owner),
+        *rbac(plan, owner),
+        # What the containers read at start: Secrets (created once) and settings.
+        *(
+            secret(plan, owner, name, {key: value(key) for key in keys})
+            for name, keys in generated_keys(plan).items()
+        ),
+        config_map(plan, owner),
+        # Networking and disruption rules, ready before any pod exists.
+        service(plan, owner),
+        network_policy(plan, owner),
+        *(disruption_budget(plan, owner, c) for c in ordered),
+        # The schema migration must finish before any component (re)starts...
+        migration_job(plan, owner),
+        # ...then components roll by stage: API server, scheduling, workers.
+        *(deployment(plan, owner, c) for c in ordered),
+    ]

@@ -1,0 +1,23 @@
+"""The ConfigMap of non-secret Airflow settings every component reads as environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from farflow.build.meta import Manifest, Owner, metadata
+from farflow.plan.model import Plan
+
+
+def config_map(plan: Plan, owner: Owner) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(plan, owner, plan.names.config_map, "config"),
+        "data": dict(sorted(plan.config.items())),
+    }
+
+
+def config_hash(plan: Plan) -> str:
+    """Changes whenever the settings change, so pods that read them roll."""
+    return hashlib.sha256(json.dumps(plan.config, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,32 @@
+"""A Deployment per Airflow component."""
+
+from __future__ import annotations
+
+from farflow.build.meta import Manifest, Owner, metadata, selector_labels
+from farflow.build.pod import container, pod_template, probe
+from farflow.plan.model import Component, Plan
+
+
+def deployment(plan: Plan, owner: Owner, component: Component) -> Manifest:
+    main = container(plan, component.name, component.command, component.size, component.env)
+    if component.port is not None:
+        main["ports"] = [{"name": "http", "containerPort": component.port, "protocol": "TCP"}]
+    if component.readiness is not None:
+        main["readinessProbe"] = probe(component.readiness)
+    if component.liveness is not None:
+        main["livenessProbe"] = probe(component.liveness)
+    pod_spec = {
+        "terminationGracePeriodSeconds": component.termination_grace_seconds,
+        "containers": [main],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(plan, owner, plan.names.of(component.name), component.name),
+        "spec": {
+            "replicas": component.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(plan, component.name)},
+            "template": pod_template(plan, component.name, pod_spec),
+        },
+    }

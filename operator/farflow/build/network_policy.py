@@ -1,0 +1,28 @@
+"""A NetworkPolicy: the UI/API port is open; the log servers only to the cluster's own pods."""
+
+from __future__ import annotations
+
+from farflow.build.meta import CLUSTER_LABEL, Manifest, Owner, metadata
+from farflow.plan.config import API_PORT, WORKER_LOG_PORT
+from farflow.plan.model import Plan
+
+TRIGGERER_LOG_PORT = 8794
+
+
+def network_policy(plan: Plan, owner: Owner) -> Manifest:
+    own_pods = {"podSelector": {"matchLabels": {CLUSTER_LABEL: plan.names.cluster}}}
+    log_ports = [{"port": WORKER_LOG_PORT, "protocol": "TCP"},
+                 {"port": TRIGGERER_LOG_PORT, "protocol": "TCP"}]  # fmt: skip
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(plan, owner, plan.names.of("airflow"), "network-policy"),
+        "spec": {
+            **own_pods,
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"ports": [{"port": API_PORT, "protocol": "TCP"}]},
+                {"from": [own_pods], "ports": log_ports},
+            ],
+        },
+    }

@@ -1,0 +1,87 @@
+"""Pod templates for Airflow containers: Fargate placement, restricted security, env, probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from farflow.build.config_map import config_hash
+from farflow.build.meta import FARGATE_LABEL, Manifest, labels
+from farflow.plan.model import EnvVar, Plan, Probe, Size
+
+AIRFLOW_UID = 50000  # the official Airflow image's user; its group is 0
+
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": AIRFLOW_UID,
+    "runAsGroup": 0,
+    "fsGroup": 0,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def env_entry(env: EnvVar) -> Manifest:
+    """A container env entry; secrets only ever as secretKeyRef."""
+    if env.secret is not None:
+        ref = {"name": env.secret.name, "key": env.secret.key}
+        return {"name": env.name, "valueFrom": {"secretKeyRef": ref}}
+    return {"name": env.name, "value": env.value or ""}
+
+
+def resources(size: Size) -> Manifest:
+    """Requests equal to limits, as Fargate sizes pods by them."""
+    amounts = {"cpu": size.cpu, "memory": size.memory}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def probe(check: Probe) -> Manifest:
+    action: Manifest
+    if check.command:
+        action = {"exec": {"command": list(check.command)}}
+    elif check.http_path:
+        action = {"httpGet": {"path": check.http_path, "port": check.port}}
+    else:
+        action = {"tcpSocket": {"port": check.port}}
+    return {
+        **action,
+        "initialDelaySeconds": check.initial_delay_seconds,
+        "periodSeconds": check.period_seconds,
+        "timeoutSeconds": check.timeout_seconds,
+        "failureThreshold": check.failure_threshold,
+    }
+
+
+def container(
+    plan: Plan, name: str, command: tuple[str, ...], size: Size, env: tuple[EnvVar, ...]
+) -> Manifest:
+    """An Airflow container; the image's entrypoint runs ``command``."""
+    return {
+        "name": name,
+        "image": plan.image,
+        "imagePullPolicy": plan.pull_policy,
+        "args": list(command),
+        "envFrom": [{"configMapRef": {"name": plan.names.config_map}}],
+        "env": [env_entry(e) for e in (*plan.secret_env, *env)],
+        "resources": resources(size),
+        "securityContext": CONTAINER_SECURITY,
+    }
+
+
+def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
+    """A pod template Fargate schedules, rolled whenever the Airflow settings change."""
+    return {
+        "metadata": {
+            "labels": {**labels(plan, component), FARGATE_LABEL: "true"},
+            "annotations": {"farflow.io/config-hash": config_hash(plan)},
+        },
+        "spec": {
+            "serviceAccountName": plan.names.service_account,
+            "securityContext": POD_SECURITY,
+            **spec,
+        },
+    }

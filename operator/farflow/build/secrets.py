@@ -1,0 +1,43 @@
+"""Secrets FarFlow generates once per cluster: the keys every component must share and the
+admin password. They are created, never updated, so a reconcile cannot rotate them."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from farflow.build.meta import Manifest, Owner, metadata
+from farflow.plan.config import API_SECRET_KEY, FERNET_KEY, JWT_SECRET
+from farflow.plan.model import Plan
+
+CREATE_ONCE_ANNOTATION = "farflow.io/create-once"
+
+
+def generated_keys(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Secret name -> the keys FarFlow generates into it."""
+    keys: dict[str, tuple[str, ...]] = {
+        plan.names.secrets: (FERNET_KEY, JWT_SECRET, API_SECRET_KEY)
+    }
+    if plan.generate_admin_password:
+        keys[plan.admin_password.name] = (plan.admin_password.key,)
+    return keys
+
+
+def generate_value(key: str) -> str:
+    """A fresh random value; a Fernet key must be 32 url-safe base64-encoded bytes."""
+    if key == FERNET_KEY:
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(32)
+
+
+def secret(plan: Plan, owner: Owner, name: str, values: dict[str, str]) -> Manifest:
+    """A generated Secret holding ``values``."""
+    meta = metadata(plan, owner, name, "secrets")
+    meta["annotations"] = {CREATE_ONCE_ANNOTATION: "true"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": values,
+    }

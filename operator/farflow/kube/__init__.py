@@ -1,0 +1,1 @@
+"""Talking to the Kubernetes API: apply, prune, observe, events and status."""

@@ -1,0 +1,95 @@
+"""Server-side apply of a cluster's manifests, writing only what differs, and pruning.
+
+A reconcile with nothing to change must make no write request at all, so each object is read
+first and applied only when the live object lacks what the manifest says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from kubernetes.dynamic.exceptions import ConflictError
+
+from farflow.build.meta import CLUSTER_LABEL, MANAGER
+from farflow.build.secrets import CREATE_ONCE_ANNOTATION
+from farflow.kube.client import Kube, Manifest
+
+# Kinds FarFlow creates, so the only kinds it ever prunes.
+PRUNABLE = (
+    ("apps/v1", "Deployment"),
+    ("batch/v1", "Job"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("v1", "ServiceAccount"),
+)
+Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
+
+
+def key(manifest: Manifest) -> Key:
+    meta = manifest["metadata"]
+    return (manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+
+
+def contains(live: object, desired: object) -> bool:
+    """Whether ``live`` already holds every value of ``desired``; the API server drops
+    empty values, so an absent field matches an empty one."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(
+            contains(live[k], v) if k in live else not v for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(a, b) for a, b in zip(live, desired, strict=True))
+        )
+    return bool(live == desired)
+
+
+def _create_once(manifest: Manifest) -> bool:
+    """Generated Secrets keep their first values; Jobs are immutable and named per image."""
+    annotations = manifest["metadata"].get("annotations", {})
+    return bool(manifest["kind"] == "Job" or annotations.get(CREATE_ONCE_ANNOTATION) == "true")
+
+
+def sync(kube: Kube, manifests: Iterable[Manifest]) -> list[Key]:
+    """Applies each manifest that differs from its live object; returns what was written."""
+    written = []
+    for manifest in manifests:
+        api_version, kind, namespace, name = key(manifest)
+        live = kube.get(api_version, kind, name, namespace)
+        if _create_once(manifest):
+            if live is None:
+                _create(kube, manifest)
+                written.append(key(manifest))
+        elif live is None or not contains(live, manifest):
+            kube.apply(manifest, MANAGER)
+            written.append(key(manifest))
+    return written
+
+
+def _create(kube: Kube, manifest: Manifest) -> None:
+    # Already there from an earlier, interrupted reconcile: keep its values.
+    with contextlib.suppress(ConflictError):
+        kube.create(manifest)
+
+
+def prune(kube: Kube, cluster: str, namespaces: set[str], wanted: Iterable[Manifest]) -> list[Key]:
+    """Deletes objects of the cluster that the plan no longer wants."""
+    keep = {key(m) for m in wanted}
+    selector = f"{CLUSTER_LABEL}={cluster},app.kubernetes.io/managed-by={MANAGER}"
+    removed = []
+    for namespace in sorted(namespaces):
+        for api_version, kind in PRUNABLE:
+            for live in kube.list(api_version, kind, namespace, selector):
+                live_key = (api_version, kind, namespace, live["metadata"]["name"])
+                if live_key not in keep:
+                    kube.delete(api_version, kind, live_key[3], namespace)
+                    removed.append(live_key)
+    return removed

@@ -1,0 +1,78 @@
+"""One Kubernetes API client for the operator, from in-cluster credentials or KUBECONFIG."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import cache
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
+
+Manifest = dict[str, Any]
+
+
+@cache
+def api_client() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class Kube:
+    """Generic get/apply/create/delete/list of any kind, by apiVersion and kind."""
+
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self.dynamic = DynamicClient(api or api_client())
+        self._resources: dict[tuple[str, str], Any] = {}
+
+    def resource(self, api_version: str, kind: str) -> Any:
+        key = (api_version, kind)
+        if key not in self._resources:
+            self._resources[key] = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        return self._resources[key]
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+        try:
+            found = self.resource(api_version, kind).get(name=name, namespace=namespace)
+        except NotFoundError:
+            return None
+        live: Manifest = found.to_dict()
+        return live
+
+    def list(self, api_version: str, kind: str, namespace: str, selector: str) -> list[Manifest]:
+        found = self.resource(api_version, kind).get(namespace=namespace, label_selector=selector)
+        return [item.to_dict() for item in found.items]
+
+    def apply(self, manifest: Manifest, field_manager: str) -> None:
+        meta = manifest["metadata"]
+        self.resource(manifest["apiVersion"], manifest["kind"]).server_side_apply(
+            body=manifest,
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            field_manager=field_manager,
+            force_conflicts=True,
+        )
+
+    def create(self, manifest: Manifest) -> None:
+        resource = self.resource(manifest["apiVersion"], manifest["kind"])
+        resource.create(body=manifest, namespace=manifest["metadata"].get("namespace"))
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            self.resource(api_version, kind).delete(
+                name=name, namespace=namespace, propagation_policy="Background"
+            )
+
+    def patch_status(self, api_version: str, kind: str, name: str, namespace: str,
+                     status: Manifest) -> None:  # fmt: skip
+        self.resource(api_version, kind).status.patch(
+            body={"status": status},
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )

@@ -1,0 +1,34 @@
+"""Kubernetes Events on the AirflowCluster for each step: created, migrating, rolled, failed."""
+
+from __future__ import annotations
+
+import datetime
+import socket
+from typing import Any
+
+from kubernetes import client
+
+from farflow.kube.client import api_client
+
+
+def emit(body: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+    meta = body["metadata"]
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    event = {
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": body["apiVersion"],
+            "kind": body["kind"],
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": "farflow-operator", "host": socket.gethostname()},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    client.CoreV1Api(api_client()).create_namespaced_event(meta["namespace"], event)

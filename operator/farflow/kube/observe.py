@@ -1,0 +1,78 @@
+"""Reading back what the cluster's children report: the migration Job, the Deployments, the
+Service's address and the database Secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from farflow.kube.client import Kube, Manifest
+
+JobPhase = Literal["Missing", "Running", "Complete", "Failed"]
+
+
+@dataclass(frozen=True)
+class JobState:
+    phase: JobPhase
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    desired: int
+    ready: int
+    rolled_out: bool  # the current template runs on every desired replica
+
+    @property
+    def available(self) -> bool:
+        return self.rolled_out and self.ready >= self.desired
+
+
+def job(kube: Kube, name: str, namespace: str) -> JobState:
+    live = kube.get("batch/v1", "Job", name, namespace)
+    if live is None:
+        return JobState("Missing")
+    for condition in live.get("status", {}).get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition["type"] == "Complete":
+            return JobState("Complete")
+        if condition["type"] == "Failed":
+            return JobState("Failed", condition.get("reason", ""), condition.get("message", ""))
+    return JobState("Running")
+
+
+def deployment(kube: Kube, name: str, namespace: str) -> DeploymentState:
+    live = kube.get("apps/v1", "Deployment", name, namespace)
+    if live is None:
+        return DeploymentState(desired=0, ready=0, rolled_out=False)
+    return deployment_state(live)
+
+
+def deployment_state(live: Manifest) -> DeploymentState:
+    desired = live.get("spec", {}).get("replicas", 1)
+    status = live.get("status", {})
+    current = status.get("observedGeneration", 0) >= live["metadata"].get("generation", 0)
+    updated = status.get("updatedReplicas", 0) >= desired
+    stale = status.get("replicas", 0) > desired  # old pods still terminating
+    return DeploymentState(
+        desired=desired,
+        ready=status.get("readyReplicas", 0),
+        rolled_out=current and updated and not stale,
+    )
+
+
+def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:
+    """The load balancer's address once it has one, else the in-cluster address."""
+    live = kube.get("v1", "Service", name, namespace)
+    if live is None:
+        return None
+    ingress = (live.get("status", {}).get("loadBalancer", {}).get("ingress") or [{}])[0]
+    host = ingress.get("hostname") or ingress.get("ip")
+    return f"http://{host or f'{name}.{namespace}.svc.cluster.local'}:{port}"
+
+
+def secret_has_key(kube: Kube, name: str, key: str, namespace: str) -> bool:
+    live = kube.get("v1", "Secret", name, namespace)
+    return live is not None and key in (live.get("data") or {})

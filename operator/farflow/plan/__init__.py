@@ -1,0 +1,80 @@
+"""Pure planning: a resolved AirflowCluster plus what AWS reported -> what runs, and how."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import replace
+
+from farflow.api import AirflowCluster, resolve
+from farflow.api.spec import AirflowClusterSpec
+from farflow.plan.components import components
+from farflow.plan.config import API_PORT, airflow_config, git_env, secret_env
+from farflow.plan.model import AwsFacts, Component, EnvVar, Names, Plan, SecretRef, ServicePlan
+
+__all__ = ["AwsFacts", "Component", "EnvVar", "Names", "Plan", "SecretRef", "plan"]
+
+NLB_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+    # Fargate pods can only be NLB targets by IP.
+    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+}
+
+
+def plan(cluster: AirflowCluster, facts: AwsFacts) -> Plan:
+    """Everything that runs for ``cluster``; pure, so it is cheap to compute on every resync."""
+    spec = resolve(cluster)
+    names = Names(cluster.metadata.name, cluster.metadata.namespace)
+    image = spec.airflow.image
+    admin_ref = spec.admin.password_secret_ref
+    return Plan(
+        names=names,
+        airflow_version=spec.airflow.version,
+        image=f"{image.repository}:{image.tag}",
+        pull_policy=image.pull_policy,
+        components=tuple(_with_user_env(c, spec) for c in components(spec)),
+        config=airflow_config(spec, facts, names),
+        secret_env=secret_env(facts, names),
+        migration_command=_migration_command(spec),
+        admin_password=SecretRef(admin_ref.name, admin_ref.key)
+        if admin_ref
+        else SecretRef(names.admin_secret, "password"),
+        generate_admin_password=admin_ref is None,
+        task_namespace=spec.pods.namespace or names.namespace,
+        task_service_account=spec.pods.service_account_name or f"{names.cluster}-task",
+        service_account_role_arn=spec.aws.service_account_role_arn,
+        service=_service(spec),
+        suspended=spec.suspend,
+    )
+
+
+def _with_user_env(component: Component, spec: AirflowClusterSpec) -> Component:
+    user_env = tuple(
+        EnvVar(env.name, value=env.value)
+        if env.value_from is None
+        else EnvVar(env.name, secret=SecretRef(**env.value_from.secret_key_ref.model_dump()))
+        for env in spec.airflow.env
+    )
+    return replace(component, env=(*git_env(spec), *component.env, *user_env))
+
+
+def _migration_command(spec: AirflowClusterSpec) -> tuple[str, ...]:
+    username = spec.admin.username
+    email = username if "@" in username else f"{username}@example.com"
+    create_admin = shlex.join(
+        ["airflow", "users", "create", "--username", username, "--role", "Admin",
+         "--firstname", "Airflow", "--lastname", "Admin", "--email", email]
+    )  # fmt: skip
+    # The password comes from the Job's environment, so it never appears in the command.
+    script = f'airflow db migrate && {create_admin} --password "$FARFLOW_ADMIN_PASSWORD"'
+    return ("bash", "-c", script)
+
+
+def _service(spec: AirflowClusterSpec) -> ServicePlan:
+    service = spec.api_server.service
+    annotations: dict[str, str] = {}
+    if service.type == "LoadBalancer":
+        scheme = {"service.beta.kubernetes.io/aws-load-balancer-scheme": service.scheme}
+        annotations = NLB_ANNOTATIONS | scheme
+    return ServicePlan(
+        type=service.type, port=API_PORT, annotations=annotations | service.annotations
+    )

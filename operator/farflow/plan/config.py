@@ -1,0 +1,164 @@
+"""The Airflow 3 configuration of a cluster, as AIRFLOW__SECTION__KEY environment variables.
+
+Only non-secret values are returned as literals; the database URL and the shared keys are
+read from Secrets by every container (see `secret_env`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from farflow.api.spec import AirflowClusterSpec, DagsSpec, Executor
+from farflow.plan.model import AwsFacts, EnvVar, Names, SecretRef
+
+API_PORT = 8080
+SCHEDULER_HEALTH_PORT = 8974
+WORKER_LOG_PORT = 8793
+GIT_CONN_ID = "farflow_git"
+
+EXECUTOR_CLASSES: dict[Executor, str] = {
+    "Celery": "CeleryExecutor",
+    "Kubernetes": "KubernetesExecutor",
+    "Ecs": "airflow.providers.amazon.aws.executors.ecs.ecs_executor.AwsEcsExecutor",
+}
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+# Keys of the Secret FarFlow generates once per cluster; see farflow.build.secrets.
+FERNET_KEY, JWT_SECRET, API_SECRET_KEY = "fernet-key", "jwt-secret", "api-secret-key"
+
+
+def env_name(section: str, key: str) -> str:
+    """Airflow's environment variable for an airflow.cfg option."""
+    return f"AIRFLOW__{section.upper()}__{key.upper()}"
+
+
+def airflow_config(spec: AirflowClusterSpec, facts: AwsFacts, names: Names) -> dict[str, str]:
+    """Every non-secret setting, user options last so they win over FarFlow's defaults."""
+    options = {
+        **_core(spec, names),
+        **_celery(spec, facts),
+        **_logging(facts),
+        **_dag_bundles(spec.dags, names),
+    }
+    if "Kubernetes" in spec.airflow.executors:
+        options[("kubernetes_executor", "namespace")] = spec.pods.namespace or names.namespace
+    for section, entries in spec.airflow.config.items():
+        options.update({(section, key): value for key, value in entries.items()})
+    config = {env_name(section, key): value for (section, key), value in options.items()}
+    return {**config, **_aws_environment(facts)}
+
+
+def secret_env(facts: AwsFacts, names: Names) -> tuple[EnvVar, ...]:
+    """Settings every Airflow container reads from Secrets, never from literals."""
+    shared = names.secrets
+    return (
+        EnvVar(env_name("database", "sql_alchemy_conn"), secret=facts.database_secret),
+        EnvVar(env_name("core", "fernet_key"), secret=SecretRef(shared, FERNET_KEY)),
+        EnvVar(env_name("api_auth", "jwt_secret"), secret=SecretRef(shared, JWT_SECRET)),
+        EnvVar(env_name("api", "secret_key"), secret=SecretRef(shared, API_SECRET_KEY)),
+    )
+
+
+def git_env(spec: AirflowClusterSpec) -> tuple[EnvVar, ...]:
+    """The Git connection of a Git DAG bundle; credentials are expanded from Secret keys."""
+    git = spec.dags.git
+    if git is None:
+        return ()
+    connection: dict[str, object] = {"conn_type": "git", "host": git.repo}
+    credentials: tuple[EnvVar, ...] = ()
+    if git.credentials_secret_ref:
+        credentials = (
+            EnvVar(
+                "FARFLOW_GIT_USERNAME", secret=SecretRef(git.credentials_secret_ref, "username")
+            ),
+            EnvVar(
+                "FARFLOW_GIT_PASSWORD", secret=SecretRef(git.credentials_secret_ref, "password")
+            ),
+        )
+        # Kubernetes expands $(VAR) from the variables above; no secret is written here.
+        connection |= {"login": "$(FARFLOW_GIT_USERNAME)", "password": "$(FARFLOW_GIT_PASSWORD)"}
+    conn_env = EnvVar(f"AIRFLOW_CONN_{GIT_CONN_ID.upper()}", value=json.dumps(connection))
+    return (*credentials, conn_env)
+
+
+Options = dict[tuple[str, str], str]
+
+
+def _core(spec: AirflowClusterSpec, names: Names) -> Options:
+    service_url = f"http://{names.service}.{names.namespace}.svc.cluster.local:{API_PORT}"
+    return {
+        ("core", "executor"): ",".join(EXECUTOR_CLASSES[e] for e in spec.airflow.executors),
+        ("core", "execution_api_server_url"): f"{service_url}/execution/",
+        ("core", "auth_manager"): FAB_AUTH_MANAGER,
+        ("core", "load_examples"): "False",
+        ("api", "port"): str(API_PORT),
+        ("scheduler", "enable_health_check"): "True",
+        ("scheduler", "scheduler_health_check_server_port"): str(SCHEDULER_HEALTH_PORT),
+        ("logging", "worker_log_server_port"): str(WORKER_LOG_PORT),
+    }
+
+
+def _celery(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
+    queues = spec.workers.queues
+    predefined = {queue: {"url": facts.queue_urls[queue]} for queue in queues}
+    return {
+        ("celery", "broker_url"): "sqs://",
+        ("celery", "worker_concurrency"): str(spec.workers.concurrency),
+        # SQS has no broadcast: Celery's remote control would fail on it.
+        ("celery", "worker_enable_remote_control"): "False",
+        ("celery_broker_transport_options", "region"): facts.region,
+        ("celery_broker_transport_options", "visibility_timeout"): str(
+            spec.broker.sqs.visibility_timeout_seconds
+        ),
+        # Predefined queues: workers need no ListQueues/CreateQueue rights.
+        ("celery_broker_transport_options", "predefined_queues"): json.dumps(predefined),
+        ("operators", "default_queue"): queues[0],
+    }
+
+
+def _logging(facts: AwsFacts) -> Options:
+    if facts.log_group_arn is None:
+        return {("logging", "remote_logging"): "False"}
+    return {
+        ("logging", "remote_logging"): "True",
+        ("logging", "remote_base_log_folder"): f"cloudwatch://{facts.log_group_arn}",
+        ("logging", "remote_log_conn_id"): "aws_default",
+    }
+
+
+def _dag_bundles(dags: DagsSpec, names: Names) -> Options:
+    if dags.s3 is not None:
+        bucket = dags.s3.bucket or f"farflow-{names.namespace}-{names.cluster}"
+        bundle = {
+            "name": "s3-dags",
+            "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
+            "kwargs": {"bucket_name": bucket, "prefix": dags.s3.prefix},
+        }
+    elif dags.git is not None:
+        bundle = {
+            "name": "git-dags",
+            "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
+            "kwargs": {
+                "git_conn_id": GIT_CONN_ID,
+                "tracking_ref": dags.git.ref,
+                "subdir": dags.git.path or None,
+                "refresh_interval": dags.git.refresh_interval_seconds,
+            },
+        }
+    else:
+        path = dags.image.path if dags.image else "/opt/airflow/dags"
+        bundle = {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": path},
+        }
+    return {("dag_processor", "dag_bundle_config_list"): json.dumps([bundle])}
+
+
+def _aws_environment(facts: AwsFacts) -> dict[str, str]:
+    aws_default = {"conn_type": "aws", "extra": {"region_name": facts.region}}
+    return {
+        "AWS_REGION": facts.region,
+        "AWS_DEFAULT_REGION": facts.region,
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_default),
+    }

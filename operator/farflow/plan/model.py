@@ -1,0 +1,140 @@
+"""What a plan is made of: the Airflow processes to run and everything they share.
+
+Kubernetes builders turn these into manifests and the local runtime into processes, so one
+change to the plan lands in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ComponentName = Literal["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A key of a Kubernetes Secret."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable: a literal value or a Secret key, never a secret literal."""
+
+    name: str
+    value: str | None = None
+    secret: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A health check: an HTTP GET, a TCP connect or a command."""
+
+    http_path: str | None = None
+    port: int | None = None
+    command: tuple[str, ...] = ()
+    period_seconds: int = 15
+    timeout_seconds: int = 5
+    failure_threshold: int = 4
+    initial_delay_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class Size:
+    """Container resources, already snapped to a Fargate pod (requests equal limits)."""
+
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
+class Component:
+    """One Airflow process kind, run as a Deployment (or a local process)."""
+
+    name: ComponentName
+    command: tuple[str, ...]
+    replicas: int
+    size: Size
+    rollout_stage: int  # rolled in ascending order after a migration: api-server first
+    env: tuple[EnvVar, ...] = ()
+    port: int | None = None
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    termination_grace_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class AwsFacts:
+    """What the AWS side reported (or, for resources the user brings, what the spec names)."""
+
+    region: str
+    queue_urls: dict[str, str]
+    database_secret: SecretRef
+    log_group_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names of the Kubernetes objects of one AirflowCluster."""
+
+    cluster: str
+    namespace: str
+
+    def of(self, component: str) -> str:
+        return f"{self.cluster}-{component}"
+
+    @property
+    def service(self) -> str:
+        return self.of("api-server")
+
+    @property
+    def service_account(self) -> str:
+        return self.of("airflow")
+
+    @property
+    def config_map(self) -> str:
+        return self.of("airflow-config")
+
+    @property
+    def secrets(self) -> str:
+        return self.of("airflow-secrets")
+
+    @property
+    def admin_secret(self) -> str:
+        return self.of("admin")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything that runs for one AirflowCluster, before it becomes manifests or processes."""
+
+    names: Names
+    airflow_version: str
+    image: str
+    pull_policy: str
+    components: tuple[Component, ...]
+    config: dict[str, str]  # non-secret AIRFLOW__* settings: go to a ConfigMap
+    secret_env: tuple[EnvVar, ...]  # settings read from Secrets by every Airflow container
+    migration_command: tuple[str, ...]
+    admin_password: SecretRef
+    generate_admin_password: bool
+    task_namespace: str
+    task_service_account: str
+    service_account_role_arn: str | None
+    service: ServicePlan
+    suspended: bool = False
+
+    def component(self, name: ComponentName) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """How the API server is exposed."""
+
+    type: str
+    port: int
+    annotations: dict[str, str]

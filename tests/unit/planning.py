@@ -1,0 +1,41 @@
+"""Helpers for plan and builder tests: a cluster from an example, with made-up AWS facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from farflow.api import AirflowCluster, parse
+from farflow.build import Manifest, Owner, manifests
+from farflow.plan import AwsFacts, Plan, SecretRef, plan
+from tests.cases import MINIMAL, load, merged
+
+REGION = "eu-west-1"
+LOG_GROUP_ARN = "arn:aws:logs:eu-west-1:123456789012:log-group:/farflow/default/minimal"
+OWNER = Owner("farflow.io/v1alpha1", "AirflowCluster", "minimal", "uid-1234")
+SECRET_SENTINEL = "s3cr3t-value-that-must-not-leak"
+
+
+def cluster(patch: dict[str, Any] | None = None) -> AirflowCluster:
+    return parse(merged(load(MINIMAL), patch or {}))
+
+
+def facts(queues: tuple[str, ...] = ("default",)) -> AwsFacts:
+    return AwsFacts(
+        region=REGION,
+        queue_urls={q: f"https://sqs.{REGION}.amazonaws.com/123456789012/q-{q}" for q in queues},
+        database_secret=SecretRef("airflow-db", "connection"),
+        log_group_arn=LOG_GROUP_ARN,
+    )
+
+
+def planned(patch: dict[str, Any] | None = None) -> Plan:
+    made = cluster(patch)
+    return plan(made, facts(tuple(made.spec.workers.queues)))
+
+
+def built(patch: dict[str, Any] | None = None) -> list[Manifest]:
+    return manifests(planned(patch), OWNER, lambda key: SECRET_SENTINEL)
+
+
+def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
+    return [m for m in objects if m["kind"] == kind]

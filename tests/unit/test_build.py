@@ -1,0 +1,211 @@
+"""Builders: every manifest of a cluster, checked as Kubernetes and EKS Fargate need it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from farflow.fargate import is_valid, pod_size
+from farflow.kube.apply import key
+from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind
+
+pytestmark = pytest.mark.unit
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def pod_specs(objects: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    return [m["spec"]["template"]["spec"] for m in objects if m["kind"] in ("Deployment", "Job")]
+
+
+def test_every_object_is_labelled_and_owned() -> None:
+    for manifest in built():
+        meta = manifest["metadata"]
+        assert meta["labels"]["farflow.io/cluster"] == "minimal", key(manifest)
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "farflow"
+        assert meta["labels"]["app.kubernetes.io/instance"] == "minimal"
+        assert meta["ownerReferences"] == [OWNER.reference()], key(manifest)
+
+
+def test_objects_in_the_task_namespace_are_labelled_but_not_owned() -> None:
+    objects = built({"spec": {"pods": {"namespace": "tasks"}}})
+    elsewhere = [m for m in objects if m["metadata"]["namespace"] == "tasks"]
+    assert sorted(m["kind"] for m in elsewhere) == ["Role", "RoleBinding", "ServiceAccount"]
+    assert all("ownerReferences" not in m["metadata"] for m in elsewhere)
+    [binding] = of_kind(objects, "RoleBinding")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "minimal-airflow", "namespace": "default"}
+    ]
+
+
+def test_order_identities_then_config_then_migration_then_components() -> None:
+    kinds = [m["kind"] for m in built()]
+    assert kinds.index("ServiceAccount") < kinds.index("Secret") < kinds.index("ConfigMap")
+    assert kinds.index("Job") < kinds.index("Deployment")
+    names = [m["metadata"]["name"] for m in of_kind(built(), "Deployment")]
+    assert names == [
+        "minimal-api-server",
+        "minimal-scheduler",
+        "minimal-dag-processor",
+        "minimal-triggerer",
+        "minimal-worker",
+    ]
+
+
+def test_pods_are_fargate_sized_with_requests_equal_to_limits() -> None:
+    for spec in pod_specs(built({"spec": {"size": "large"}})):
+        for container in spec["containers"]:
+            resources = container["resources"]
+            assert resources["requests"] == resources["limits"]
+            size = pod_size(resources["requests"]["cpu"], resources["requests"]["memory"])
+            assert is_valid(size)
+            # The container fills its Fargate pod exactly: nothing paid for is left unused.
+            assert size.container_memory_mib == int(resources["requests"]["memory"][:-2])
+
+
+def test_pods_meet_the_restricted_pod_security_standard() -> None:
+    for spec in pod_specs(built()):
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["securityContext"]["runAsUser"] != 0
+        for container in spec["containers"]:
+            assert container["securityContext"] == RESTRICTED_CONTAINER
+        assert not {"hostNetwork", "hostPID", "hostIPC", "volumes"} & spec.keys()
+
+
+def test_pods_carry_the_fargate_profile_label() -> None:
+    for manifest in built():
+        if manifest["kind"] in ("Deployment", "Job"):
+            labels = manifest["spec"]["template"]["metadata"]["labels"]
+            assert labels["farflow.io/fargate"] == "true"
+
+
+def test_deployments_have_probes_and_workers_a_grace_period() -> None:
+    objects = built({"spec": {"workers": {"terminationGracePeriodSeconds": 1800}}})
+    for deployment in of_kind(objects, "Deployment"):
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert "readinessProbe" in container
+        assert "livenessProbe" in container
+    deployments = {d["metadata"]["name"]: d for d in of_kind(objects, "Deployment")}
+    worker = deployments["minimal-worker"]
+    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 1800
+    scheduler = deployments["minimal-scheduler"]
+    probe = scheduler["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+    assert probe["httpGet"] == {"path": "/health", "port": 8974}
+
+
+def test_no_secret_value_outside_secrets() -> None:
+    objects = built(
+        {
+            "spec": {
+                "airflow": {
+                    "env": [
+                        {
+                            "name": "TOKEN",
+                            "valueFrom": {"secretKeyRef": {"name": "extra", "key": "token"}},
+                        },
+                    ]
+                }
+            }
+        }
+    )
+    for manifest in objects:
+        if manifest["kind"] != "Secret":
+            assert SECRET_SENTINEL not in json.dumps(manifest), key(manifest)
+    for spec in pod_specs(objects):
+        for container in spec["containers"]:
+            for env in container["env"]:
+                secretish = any(w in env["name"] for w in ("KEY", "SECRET", "CONN", "TOKEN"))
+                if secretish and not env["name"].startswith("AIRFLOW_CONN_"):
+                    assert "valueFrom" in env, env["name"]
+    [config] = of_kind(objects, "ConfigMap")
+    assert not any("SECRET" in name or "FERNET" in name for name in config["data"])
+
+
+def test_generated_secrets_are_created_once() -> None:
+    secrets = {m["metadata"]["name"]: m for m in of_kind(built(), "Secret")}
+    assert set(secrets) == {"minimal-airflow-secrets", "minimal-admin"}
+    shared = secrets["minimal-airflow-secrets"]
+    assert set(shared["stringData"]) == {"fernet-key", "jwt-secret", "api-secret-key"}
+    assert shared["metadata"]["annotations"] == {"farflow.io/create-once": "true"}
+
+
+def test_an_admin_password_secret_of_the_user_is_not_generated() -> None:
+    objects = built({"spec": {"admin": {"passwordSecretRef": {"name": "my-admin"}}}})
+    assert [m["metadata"]["name"] for m in of_kind(objects, "Secret")] == [
+        "minimal-airflow-secrets"
+    ]
+    [job] = of_kind(objects, "Job")
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    password = next(e for e in env if e["name"] == "FARFLOW_ADMIN_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "my-admin", "key": "password"}
+
+
+def test_migration_job_is_named_per_image() -> None:
+    [first] = of_kind(built(), "Job")
+    [same] = of_kind(built({"spec": {"workers": {"maxReplicas": 3}}}), "Job")
+    [upgraded] = of_kind(built({"spec": {"airflow": {"version": "3.3.1"}}}), "Job")
+    assert first["metadata"]["name"] == same["metadata"]["name"]
+    assert first["metadata"]["name"] != upgraded["metadata"]["name"]
+    assert first["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_config_change_rolls_the_pods() -> None:
+    def hashes(patch: dict[str, object]) -> set[str]:
+        return {
+            d["spec"]["template"]["metadata"]["annotations"]["farflow.io/config-hash"]
+            for d in of_kind(built(patch), "Deployment")
+        }
+
+    before = hashes({})
+    after = hashes({"spec": {"airflow": {"config": {"core": {"parallelism": "8"}}}}})
+    assert len(before) == len(after) == 1
+    assert before != after
+
+
+def test_service_is_an_internal_nlb_with_ip_targets() -> None:
+    [service] = of_kind(built(), "Service")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["metadata"]["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+    }
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "api-server"
+
+
+def test_cluster_ip_service_has_no_load_balancer_annotations() -> None:
+    [service] = of_kind(
+        built({"spec": {"apiServer": {"service": {"type": "ClusterIP"}}}}), "Service"
+    )
+    assert "annotations" not in service["metadata"]
+
+
+def test_irsa_annotation_on_service_accounts() -> None:
+    role = "arn:aws:iam::123456789012:role/airflow"
+    accounts = of_kind(built({"spec": {"aws": {"serviceAccountRoleArn": role}}}), "ServiceAccount")
+    assert [a["metadata"]["name"] for a in accounts] == ["minimal-airflow", "minimal-task"]
+    assert all(
+        a["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role} for a in accounts
+    )
+
+
+def test_disruption_budgets_and_network_policy() -> None:
+    objects = built()
+    budgets = of_kind(objects, "PodDisruptionBudget")
+    assert len(budgets) == 5
+    assert all(b["spec"]["maxUnavailable"] == 1 for b in budgets)
+    [policy] = of_kind(objects, "NetworkPolicy")
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"farflow.io/cluster": "minimal"}}
+    assert policy["spec"]["ingress"][0] == {"ports": [{"port": 8080, "protocol": "TCP"}]}
+
+
+def test_role_lets_airflow_run_task_pods_only() -> None:
+    [role] = of_kind(built(), "Role")
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert resources == {"pods", "pods/log", "pods/exec", "events"}

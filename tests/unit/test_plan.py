@@ -1,0 +1,189 @@
+"""The plan: which Airflow 3 processes run, and with which configuration."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from farflow.plan import SecretRef
+from tests.unit.planning import LOG_GROUP_ARN, REGION, planned
+
+pytestmark = pytest.mark.unit
+
+
+def test_executors_keep_the_spec_order() -> None:
+    config = planned({"spec": {"airflow": {"executors": ["Kubernetes", "Celery"]}}}).config
+    assert config["AIRFLOW__CORE__EXECUTOR"] == "KubernetesExecutor,CeleryExecutor"
+    assert config["AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE"] == "default"
+
+
+def test_ecs_executor_class() -> None:
+    ecs = {
+        "cluster": {"name": "tasks"},
+        "subnets": ["subnet-0a1b2c3d4e5f60718"],
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecs",
+    }
+    config = planned({"spec": {"airflow": {"executors": ["Celery", "Ecs"]}, "ecs": ecs}}).config
+    assert config["AIRFLOW__CORE__EXECUTOR"] == (
+        "CeleryExecutor,airflow.providers.amazon.aws.executors.ecs.ecs_executor.AwsEcsExecutor"
+    )
+
+
+def test_components_reach_the_execution_api_through_the_service() -> None:
+    config = planned().config
+    assert config["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://minimal-api-server.default.svc.cluster.local:8080/execution/"
+    )
+
+
+def test_shared_keys_and_database_come_only_from_secrets() -> None:
+    result = planned()
+    by_name = {env.name: env for env in result.secret_env}
+    assert set(by_name) == {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",
+    }
+    assert all(env.value is None and env.secret is not None for env in result.secret_env)
+    assert by_name["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].secret == SecretRef(
+        "airflow-db", "connection"
+    )
+    assert not set(by_name) & set(result.config)
+
+
+def test_celery_runs_on_sqs_with_predefined_queues() -> None:
+    config = planned(
+        {
+            "spec": {
+                "workers": {"queues": ["default", "heavy"]},
+                "broker": {"sqs": {"visibilityTimeoutSeconds": 7200}},
+            }
+        }
+    ).config
+    assert config["AIRFLOW__CELERY__BROKER_URL"] == "sqs://"
+    assert config["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__REGION"] == REGION
+    assert config["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"] == "7200"
+    queues = json.loads(config["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__PREDEFINED_QUEUES"])
+    assert set(queues) == {"default", "heavy"}
+    assert queues["heavy"]["url"].endswith("/q-heavy")
+    assert config["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "default"
+    assert config["AIRFLOW__CELERY__WORKER_ENABLE_REMOTE_CONTROL"] == "False"
+    # The result backend is the metadata database: the celery provider derives db+<URL>
+    # from sql_alchemy_conn, so no URL has to be written here.
+    assert "AIRFLOW__CELERY__RESULT_BACKEND" not in config
+
+
+def test_remote_task_logs_go_to_cloudwatch() -> None:
+    config = planned().config
+    assert config["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "True"
+    assert config["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == f"cloudwatch://{LOG_GROUP_ARN}"
+    assert json.loads(config["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["region_name"] == REGION
+
+
+@pytest.mark.parametrize(
+    ("dags", "classpath", "kwargs"),
+    [
+        (
+            {"image": {}},
+            "airflow.dag_processing.bundles.local.LocalDagBundle",
+            {"path": "/opt/airflow/dags"},
+        ),
+        (
+            {"s3": {"bucket": "acme-dags", "prefix": "prod/"}},
+            "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
+            {"bucket_name": "acme-dags", "prefix": "prod/"},
+        ),
+        (
+            {"git": {"repo": "https://github.com/acme/dags.git", "ref": "v2", "path": "dags"}},
+            "airflow.providers.git.bundles.git.GitDagBundle",
+            {
+                "git_conn_id": "farflow_git",
+                "tracking_ref": "v2",
+                "subdir": "dags",
+                "refresh_interval": 300,
+            },
+        ),
+    ],
+)
+def test_dag_bundles(dags: dict[str, object], classpath: str, kwargs: dict[str, object]) -> None:
+    config = planned({"spec": {"dags": {"image": None, **dags}}}).config
+    [bundle] = json.loads(config["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+    assert bundle["classpath"] == classpath
+    assert bundle["kwargs"] == kwargs
+
+
+def test_private_git_credentials_are_expanded_from_a_secret() -> None:
+    git = {"repo": "https://github.com/acme/dags.git", "credentialsSecretRef": "git-token"}
+    worker = planned({"spec": {"dags": {"image": None, "git": git}}}).component("worker")
+    assert worker is not None
+    env = {e.name: e for e in worker.env}
+    assert env["FARFLOW_GIT_PASSWORD"].secret == SecretRef("git-token", "password")
+    connection = json.loads(env["AIRFLOW_CONN_FARFLOW_GIT"].value or "")
+    assert connection == {
+        "conn_type": "git",
+        "host": git["repo"],
+        "login": "$(FARFLOW_GIT_USERNAME)",
+        "password": "$(FARFLOW_GIT_PASSWORD)",
+    }
+    names = [e.name for e in worker.env]
+    assert names.index("FARFLOW_GIT_PASSWORD") < names.index("AIRFLOW_CONN_FARFLOW_GIT")
+
+
+def test_user_config_is_passed_through() -> None:
+    config = planned({"spec": {"airflow": {"config": {"core": {"parallelism": "64"}}}}}).config
+    assert config["AIRFLOW__CORE__PARALLELISM"] == "64"
+
+
+def test_the_five_components_in_rollout_order() -> None:
+    components = planned().components
+    assert [c.name for c in components] == [
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "worker",
+    ]
+    stages = [c.rollout_stage for c in components]
+    assert stages == sorted(stages)
+    assert components[0].command == ("airflow", "api-server", "--port", "8080")
+    assert components[-1].command == (
+        "airflow",
+        "celery",
+        "worker",
+        "--queues",
+        "default",
+        "--concurrency",
+        "5",
+    )
+
+
+def test_every_component_has_probes() -> None:
+    for component in planned().components:
+        assert component.readiness is not None, component.name
+        assert component.liveness is not None, component.name
+
+
+def test_triggerer_can_be_switched_off() -> None:
+    result = planned({"spec": {"triggerer": {"enabled": False}}})
+    assert result.component("triggerer") is None
+
+
+def test_suspend_scales_everything_to_zero() -> None:
+    assert {c.replicas for c in planned({"spec": {"suspend": True}}).components} == {0}
+
+
+def test_worker_termination_grace_follows_the_spec() -> None:
+    worker = planned({"spec": {"workers": {"terminationGracePeriodSeconds": 3600}}}).component(
+        "worker"
+    )
+    assert worker is not None
+    assert worker.termination_grace_seconds == 3600
+
+
+def test_migration_creates_the_admin_without_a_password_literal() -> None:
+    command = planned().migration_command
+    assert command[:2] == ("bash", "-c")
+    assert command[2].startswith("airflow db migrate && airflow users create --username admin")
+    assert '--password "$FARFLOW_ADMIN_PASSWORD"' in command[2]
