@@ -41,6 +41,17 @@ class Rule:
         return entry
 
 
+def named_or_created(field: str, what: str) -> Rule:
+    """An existing resource must be named unless FarFlow creates it (``field`` is the
+    same in Python and on the wire)."""
+    return Rule(
+        cel=f"self.create || has(self.{field})",
+        message=f"name an existing {what} or set create: true",
+        holds=lambda model: model.create or getattr(model, field) is not None,
+        field_path=f".{field}",
+    )
+
+
 class RuleViolationError(ValueError):
     """A broken rule; remembers which field it points at so errors can name it."""
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from farflow.api.rules import Rule, SpecModel, no_duplicates
+from farflow.api.rules import Rule, SpecModel, named_or_created, no_duplicates
 from farflow.api.types import (
     AirflowVersion,
     AwsRegion,
@@ -341,14 +341,7 @@ class BrokerSpec(SpecModel):
 class S3DagsSpec(SpecModel):
     """DAGs read from S3 through Airflow 3's S3 DAG bundle."""
 
-    rules = (
-        Rule(
-            cel="self.create || has(self.bucket)",
-            message="name an existing bucket or set create: true",
-            holds=lambda s3: s3.create or s3.bucket is not None,
-            field_path=".bucket",
-        ),
-    )
+    rules = (named_or_created("bucket", "bucket"),)
 
     bucket: BucketName | None = Field(
         None, description="Bucket name. Defaults to farflow-<namespace>-<name> when created."
@@ -526,14 +519,7 @@ class WorkersSpec(SpecModel):
 class EcsClusterSpec(SpecModel):
     """The ECS cluster ECS tasks run in."""
 
-    rules = (
-        Rule(
-            cel="self.create || has(self.name)",
-            message="name an existing ECS cluster or set create: true",
-            holds=lambda cluster: cluster.create or cluster.name is not None,
-            field_path=".name",
-        ),
-    )
+    rules = (named_or_created("name", "ECS cluster"),)
 
     name: EcsClusterName | None = Field(
         None, description="Cluster name. Defaults to farflow-<namespace>-<name> when created."

@@ -7,21 +7,12 @@ renders the very same status and nothing is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from farflow.api.status import ConditionType, Phase
 
 # Every condition Ready depends on, in the order a reconcile settles them.
-PARTS: tuple[ConditionType, ...] = (
-    "AwsReady",
-    "DatabaseReady",
-    "BrokerReady",
-    "FargateProfileReady",
-    "MigrationComplete",
-    "ApiServerAvailable",
-    "SchedulerAvailable",
-    "WorkersAvailable",
-)
+PARTS: tuple[ConditionType, ...] = tuple(c for c in get_args(ConditionType) if c != "Ready")
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from farflow.api.spec import AirflowClusterSpec, Resources
+from farflow.api.spec import AirflowClusterSpec, ComponentSpec, Resources
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT
-from farflow.plan.model import Component, Probe, Size
+from farflow.plan.model import Component, ComponentName, Probe, Size
 
 # A rollout goes stage by stage after the migration: the API server first (workers and the
 # UI talk to it), then the processes that schedule, then the workers that run tasks.
@@ -69,25 +69,23 @@ def _scheduler(spec: AirflowClusterSpec) -> Component:
 
 
 def _dag_processor(spec: AirflowClusterSpec) -> Component:
-    check = _job_check("DagProcessorJob")
-    return Component(
-        name="dag-processor",
-        command=("airflow", "dag-processor"),
-        replicas=_replicas(spec, spec.dag_processor.replicas),
-        size=_size(spec.dag_processor.resources),
-        rollout_stage=SCHEDULING_STAGE,
-        readiness=check,
-        liveness=check,
-    )
+    return _job_component("dag-processor", spec.dag_processor, "DagProcessorJob", spec)
 
 
 def _triggerer(spec: AirflowClusterSpec) -> Component:
-    check = _job_check("TriggererJob")
+    return _job_component("triggerer", spec.triggerer, "TriggererJob", spec)
+
+
+def _job_component(
+    name: ComponentName, component: ComponentSpec, job_type: str, spec: AirflowClusterSpec
+) -> Component:
+    """A component whose health is its Airflow job's heartbeat."""
+    check = _job_check(job_type)
     return Component(
-        name="triggerer",
-        command=("airflow", "triggerer"),
-        replicas=_replicas(spec, spec.triggerer.replicas),
-        size=_size(spec.triggerer.resources),
+        name=name,
+        command=("airflow", name),
+        replicas=_replicas(spec, component.replicas),
+        size=_size(component.resources),
         rollout_stage=SCHEDULING_STAGE,
         readiness=check,
         liveness=check,
