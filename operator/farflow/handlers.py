@@ -37,7 +37,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    for noisy in ("kubernetes", "botocore", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def on_change(body: kopf.Body, **_: Any) -> None:

@@ -38,7 +38,9 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
     again while something is still converging, or None once settled."""
     report = Report(previous=body.get("status") or {}, generation=body["metadata"]["generation"])
     try:
-        return _converge(body, kube, report)
+        delay = _converge(body, kube, report)
+        report.settled = delay is None and not report.failed
+        return delay
     finally:
         _write_status(body, kube, report)
 

@@ -56,6 +56,8 @@ def test_phases() -> None:
     assert failed.render(EARLIER)["phase"] == "Failed"
     suspended = all_true(Report(previous={}, generation=1))
     suspended.suspended = True
+    assert suspended.render(EARLIER)["phase"] != "Suspended"  # still scaling down
+    suspended.settled = True
     assert suspended.render(EARLIER)["phase"] == "Suspended"
     assert condition(suspended.render(EARLIER), "Ready")["reason"] == "Suspended"
 

@@ -50,7 +50,9 @@ class WorkersStatus(StatusModel):
 
     desired: int = Field(0, description="Workers the autoscaler wants.")
     ready: int = Field(0, description="Workers ready to take tasks.")
-    queued_tasks: int = Field(0, description="Tasks waiting in the SQS queues.")
+    queued_tasks: int | None = Field(
+        None, description="Tasks waiting in the SQS queues, once the autoscaler measures them."
+    )
 
 
 class AirflowClusterStatus(StatusModel):

@@ -25,6 +25,7 @@ class Report:
     failed: bool = False
     invalid: str | None = None  # why the spec cannot work, if it cannot
     suspended: bool = False
+    settled: bool = False  # the reconcile reached the end: nothing is still rolling
     api_server_url: str | None = None
     airflow_version: str | None = None
     workers: dict[str, int] = field(default_factory=dict)
@@ -46,7 +47,7 @@ class Report:
             "phase": self._phase(),
             "observedGeneration": self.generation,
             "conditions": [self._condition(kind, now) for kind in (*PARTS, "Ready")],
-            "workers": {"desired": 0, "ready": 0, "queuedTasks": 0, **self.workers},
+            "workers": {"desired": 0, "ready": 0, **self.workers},
         }
         if self.api_server_url:
             status["apiServerUrl"] = self.api_server_url
@@ -85,7 +86,7 @@ class Report:
         migration = self.conditions.get("MigrationComplete", ("",))
         if self.failed or self.invalid:
             return "Failed"
-        if self.suspended:
+        if self.suspended and self.settled:
             return "Suspended"
         if self.ready():
             return "Running"
