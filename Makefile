@@ -25,7 +25,7 @@ run: .venv/.synced ## validate the examples and print them with every default re
 	.venv/bin/farflow validate -f examples/
 	.venv/bin/farflow resolve -f examples/airflowcluster-minimal.yaml
 
-test: lint ## lint, type-check and run every test tier
+test: lint controlplane ## lint, type-check and run every test tier
 	$(PY) -m pytest
 
 lint: .venv/.synced ## ruff, ruff format, mypy (strict on operator/farflow)
@@ -36,7 +36,7 @@ lint: .venv/.synced ## ruff, ruff format, mypy (strict on operator/farflow)
 unit: .venv/.synced ## the unit tier only
 	$(PY) -m pytest -m unit
 
-cluster: .venv/.synced ## the cluster tier only (starts its own control plane)
+cluster: .venv/.synced controlplane ## the cluster tier only (starts its own control plane)
 	$(PY) -m pytest -m cluster
 
 crd: .venv/.synced ## regenerate crds/airflowcluster.yaml from the models

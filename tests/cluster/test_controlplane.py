@@ -1,0 +1,128 @@
+"""The local control plane behaves like a cluster: scheduling, controllers, garbage collection."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.controlplane.localcluster import LocalCluster
+from tests.fixtures.processes import wait_until
+
+pytestmark = pytest.mark.cluster
+IMAGE = "registry.k8s.io/pause:3.10"  # never pulled: kwok runs no containers
+FARGATE = "eks.amazonaws.com/compute-type=fargate"
+
+
+def apply(cluster: LocalCluster, namespace: str, manifest: dict[str, Any]) -> None:
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+
+
+def names(cluster: LocalCluster, *args: str) -> set[str]:
+    listed = cluster.kubectl("get", *args, "-o", "json").stdout
+    return {item["metadata"]["name"] for item in json.loads(listed)["items"]}
+
+
+def pod_template(app: str, restart_policy: str = "Always") -> dict[str, Any]:
+    return {
+        "metadata": {"labels": {"app": app}},
+        "spec": {
+            "restartPolicy": restart_policy,
+            "containers": [{"name": app, "image": IMAGE}],
+        },
+    }
+
+
+def deployment(app: str, replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": app},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": app}},
+            "template": pod_template(app),
+        },
+    }
+
+
+def test_nodes_look_like_fargate(local_cluster: LocalCluster) -> None:
+    nodes = json.loads(local_cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert {node["metadata"]["name"] for node in nodes} == set(local_cluster.nodes)
+    zones = {node["metadata"]["labels"]["topology.kubernetes.io/zone"] for node in nodes}
+    assert zones == {"us-east-1a", "us-east-1b", "us-east-1c"}
+    assert names(local_cluster, "nodes", "-l", FARGATE) == set(local_cluster.nodes)
+
+
+def test_deployment_pods_run_on_fargate_nodes(local_cluster: LocalCluster, namespace: str) -> None:
+    apply(local_cluster, namespace, deployment("web", replicas=3))
+
+    local_cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Available", "--timeout=60s", "deployment/web"
+    )
+
+    pods = json.loads(
+        local_cluster.kubectl("-n", namespace, "get", "pods", "-l", "app=web", "-o", "json").stdout
+    )["items"]
+    assert len(pods) == 3
+    fargate_nodes = names(local_cluster, "nodes", "-l", FARGATE)
+    assert {pod["spec"]["nodeName"] for pod in pods} <= fargate_nodes
+    assert {pod["status"]["phase"] for pod in pods} == {"Running"}
+
+
+def test_job_completes(local_cluster: LocalCluster, namespace: str) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {"backoffLimit": 0, "template": pod_template("migrate", "Never")},
+    }
+    apply(local_cluster, namespace, job)
+
+    local_cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Complete", "--timeout=60s", "job/migrate"
+    )
+
+
+def test_deleting_an_owner_collects_its_dependents(
+    local_cluster: LocalCluster, namespace: str
+) -> None:
+    kubectl = local_cluster.kubectl
+    kubectl("-n", namespace, "create", "configmap", "owner")
+    uid = kubectl("-n", namespace, "get", "configmap/owner", "-o", "jsonpath={.metadata.uid}")
+    owned = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "owned",
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid.stdout}
+            ],
+        },
+    }
+    apply(local_cluster, namespace, owned)
+
+    kubectl("-n", namespace, "delete", "configmap/owner", "--wait=false")
+
+    kubectl("-n", namespace, "wait", "--for=delete", "--timeout=60s", "configmap/owned")
+
+
+def test_deleting_a_deployment_collects_its_replicasets_and_pods(
+    local_cluster: LocalCluster, namespace: str
+) -> None:
+    apply(local_cluster, namespace, deployment("gone", replicas=2))
+    local_cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Available", "--timeout=60s", "deployment/gone"
+    )
+    in_namespace = ("-n", namespace, "-l", "app=gone")
+    assert names(local_cluster, "replicasets", *in_namespace)
+
+    local_cluster.kubectl("-n", namespace, "delete", "deployment/gone", "--wait=false")
+
+    wait_until(
+        lambda: not names(local_cluster, "replicasets,pods", *in_namespace),
+        60,
+        "the Deployment's ReplicaSets and pods being garbage-collected",
+    )

@@ -1,0 +1,116 @@
+"""The AirflowCluster CRD on a real API server: accepted, validating with CEL, explained."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cases import FULL, MINIMAL, ROOT, invalid_cases, invalid_manifest, load
+from tests.controlplane.localcluster import LocalCluster
+from tests.fixtures.processes import wait_until
+
+pytestmark = pytest.mark.cluster
+CRD = ROOT / "crds" / "airflowcluster.yaml"
+API_CASES = [case for case in invalid_cases() if case["api_error"] is not None]
+
+
+def crd_schema() -> dict[str, Any]:
+    crd = next(doc for doc in yaml.safe_load_all(CRD.read_text()) if doc)
+    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def walk(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in ``schema``, depth first."""
+    if isinstance(schema, dict):
+        yield schema
+        for value in schema.values():
+            yield from walk(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from walk(value)
+
+
+def dry_run_create(
+    cluster: LocalCluster, namespace: str, manifest: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    return cluster.kubectl(
+        "-n",
+        namespace,
+        "create",
+        "--dry-run=server",
+        "-f",
+        "-",
+        input=yaml.safe_dump(manifest),
+        check=False,
+    )
+
+
+def test_crd_is_established(local_cluster: LocalCluster, crd: None) -> None:
+    established = local_cluster.kubectl(
+        "get",
+        "crd/airflowclusters.farflow.io",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+    )
+    assert established.stdout == "True"
+    local_cluster.kubectl("get", "af", "--all-namespaces")  # the short name is served
+
+
+def test_examples_are_accepted(local_cluster: LocalCluster, namespace: str, crd: None) -> None:
+    local_cluster.kubectl("-n", namespace, "apply", "-f", str(ROOT / "examples"))
+
+    listed = local_cluster.kubectl("-n", namespace, "get", "airflowclusters", "-o", "name")
+    expected = {
+        f"airflowcluster.farflow.io/{load(path)['metadata']['name']}" for path in (MINIMAL, FULL)
+    }
+    assert set(listed.stdout.split()) == expected
+
+
+@pytest.mark.parametrize("example", [MINIMAL, FULL], ids=lambda path: path.stem)
+def test_examples_pass_server_side_validation(
+    local_cluster: LocalCluster, module_namespace: str, crd: None, example: Any
+) -> None:
+    result = dry_run_create(local_cluster, module_namespace, load(example))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("case", API_CASES, ids=[case["name"] for case in API_CASES])
+def test_the_api_server_rejects_invalid_manifests(
+    local_cluster: LocalCluster, module_namespace: str, crd: None, case: dict[str, Any]
+) -> None:
+    result = dry_run_create(local_cluster, module_namespace, invalid_manifest(case))
+
+    assert result.returncode != 0, f"accepted: {case['patch']}"
+    assert case["api_error"] in result.stderr
+
+
+def test_every_cel_rule_has_a_rejected_case() -> None:
+    messages = {
+        rule["message"]
+        for node in walk(crd_schema())
+        for rule in node.get("x-kubernetes-validations", [])
+    }
+    api_errors = [case["api_error"] for case in API_CASES]
+    uncovered = sorted(m for m in messages if not any(m in error for error in api_errors))
+    assert messages
+    assert not uncovered, "CEL rules no case checks:\n" + "\n".join(uncovered)
+
+
+def test_explain_shows_the_crd_descriptions(local_cluster: LocalCluster, crd: None) -> None:
+    workers = crd_schema()["properties"]["spec"]["properties"]["workers"]
+    descriptions = [workers["description"]]
+    descriptions += [field["description"] for field in workers["properties"].values()]
+
+    def explained() -> str:
+        # The CRD reaches the published OpenAPI a moment after it is Established.
+        result = local_cluster.kubectl("explain", "airflowcluster.spec.workers", check=False)
+        return result.stdout if result.returncode == 0 else ""
+
+    wait_until(lambda: bool(explained()), 30, "kubectl explain to know AirflowCluster")
+    text = " ".join(explained().split())  # explain re-wraps long descriptions
+    assert [d for d in descriptions if " ".join(d.split()) not in text] == []

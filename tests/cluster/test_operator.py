@@ -1,0 +1,259 @@
+"""The operator as a process on the real control plane, with AWS on moto's server."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from farflow.api import parse
+from farflow.render import rendered
+from tests.cases import MINIMAL, load, merged
+from tests.fixtures.operator import Operator, get_json, sleep_resyncs, wait_for
+
+pytestmark = pytest.mark.cluster
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+DB_URL = "postgresql+psycopg2://airflow:not-a-real-password@db.example:5432/airflow"
+
+
+def apply_cluster(local_cluster: Any, namespace: str, patch: dict[str, Any] | None = None) -> None:
+    local_cluster.kubectl(
+        "-n",
+        namespace,
+        "create",
+        "secret",
+        "generic",
+        "airflow-db",
+        f"--from-literal=connection={DB_URL}",
+        check=False,
+    )
+    manifest = merged(load(MINIMAL), patch or {})
+    local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+
+
+def wait_ready(local_cluster: Any, namespace: str, timeout: int = 120) -> None:
+    local_cluster.kubectl(
+        "-n",
+        namespace,
+        "wait",
+        "--for=condition=Ready",
+        f"--timeout={timeout}s",
+        "airflowcluster/minimal",
+    )
+
+
+def children(local_cluster: Any, namespace: str) -> list[tuple[str, str]]:
+    kinds = (
+        "deployments,jobs,services,configmaps,secrets,serviceaccounts,roles,rolebindings,"
+        "poddisruptionbudgets,networkpolicies"
+    )
+    found = get_json(local_cluster, "-n", namespace, kinds, "-l", "farflow.io/cluster=minimal")
+    return sorted((item["kind"], item["metadata"]["name"]) for item in found["items"])
+
+
+def expected_children(namespace: str) -> list[tuple[str, str]]:
+    manifest = merged(
+        load(MINIMAL),
+        {"metadata": {"namespace": namespace}, "spec": {"aws": {"region": "us-east-1"}}},
+    )
+    return sorted((m["kind"], m["metadata"]["name"]) for m in rendered(parse(manifest), "0" * 12))
+
+
+def audit_writes(audit_log: Path, namespace: str, since: float) -> list[str]:
+    """Write requests in ``namespace`` after ``since`` by anyone but Kubernetes itself."""
+    writes = []
+    for line in audit_log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef", {})
+        if (
+            event.get("stage") == "ResponseComplete"
+            and event.get("verb") in WRITES
+            and ref.get("namespace") == namespace
+            and not event["user"]["username"].startswith("system:")
+            and ref.get("resource") not in ("pods", "leases")
+            and _timestamp(event["stageTimestamp"]) > since
+        ):
+            writes.append(
+                f"{event['verb']} {ref.get('resource')}/{ref.get('name')} "
+                f"{ref.get('subresource', '')} by {event['userAgent']}"
+            )
+    return writes
+
+
+def _timestamp(text: str) -> float:
+    return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+
+
+def test_minimal_cluster_becomes_ready(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+
+    cluster = get_json(local_cluster, "-n", namespace, "af/minimal")
+    assert cluster["status"]["phase"] == "Running"
+    assert cluster["status"]["airflowVersion"] == "3.3.2"
+    assert cluster["status"]["workers"] == {"desired": 1, "ready": 1}
+    assert cluster["status"]["apiServerUrl"] == (
+        f"http://minimal-api-server.{namespace}.svc.cluster.local:8080"
+    )
+    assert children(local_cluster, namespace) == expected_children(namespace)
+    table = local_cluster.kubectl("-n", namespace, "get", "af").stdout
+    assert table.split()[:6] == ["NAME", "PHASE", "AIRFLOW", "WORKERS", "URL", "AGE"]
+    assert "Running" in table
+    assert "3.3.2" in table
+    events = get_json(
+        local_cluster, "-n", namespace, "events", "--field-selector", "involvedObject.name=minimal"
+    )
+    assert {"Running"} <= {e["reason"] for e in events["items"]}
+
+
+def test_settled_cluster_resyncs_without_writing(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    sleep_resyncs(1)  # let the last status write land
+    since = time.time() + 1
+    sleep_resyncs(3)
+    assert audit_writes(local_cluster.audit_log, namespace, since) == []
+
+
+def test_drift_is_repaired(local_cluster: Any, namespace: str, operator: Operator) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    kubectl = local_cluster.kubectl
+    kubectl("-n", namespace, "delete", "deployment", "minimal-scheduler", "--wait=false")
+    kubectl("-n", namespace, "delete", "service", "minimal-api-server", "--wait=false")
+    kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "configmap",
+        "minimal-airflow-config",
+        "--type=merge",
+        "-p",
+        '{"data": {"AIRFLOW__CELERY__BROKER_URL": "redis://evil:6379/0"}}',
+    )
+
+    def repaired() -> bool:
+        config = get_json(local_cluster, "-n", namespace, "configmap/minimal-airflow-config")
+        get_json(local_cluster, "-n", namespace, "deployment/minimal-scheduler")
+        get_json(local_cluster, "-n", namespace, "service/minimal-api-server")
+        return bool(config["data"]["AIRFLOW__CELERY__BROKER_URL"] == "sqs://")
+
+    wait_for(repaired, 4 * 3 + 10, "deleted and edited children restored")
+    wait_ready(local_cluster, namespace)
+
+
+def test_version_change_migrates_before_rolling(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    apply_cluster(local_cluster, namespace, {"spec": {"airflow": {"version": "3.3.1"}}})
+    wait_for(
+        lambda: (
+            get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["airflowVersion"]
+            == "3.3.1"
+        ),
+        60,
+        "the new version in status",
+    )
+    wait_ready(local_cluster, namespace)
+
+    [job] = get_json(local_cluster, "-n", namespace, "jobs")["items"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.1"
+    migrated = job["status"]["completionTime"]
+    sets = get_json(local_cluster, "-n", namespace, "replicasets")["items"]
+    new_sets = [
+        rs
+        for rs in sets
+        if rs["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.1"
+    ]
+    assert len(new_sets) == 5
+    assert all(rs["metadata"]["creationTimestamp"] >= migrated for rs in new_sets)
+    by_component = {
+        rs["metadata"]["labels"]["app.kubernetes.io/component"]: rs["metadata"]["creationTimestamp"]
+        for rs in new_sets
+    }
+    assert by_component["api-server"] <= by_component["scheduler"] <= by_component["worker"]
+
+
+def test_deleting_the_cluster_removes_every_child(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    local_cluster.kubectl("-n", namespace, "delete", "af/minimal", "--timeout=60s")
+    wait_for(lambda: children(local_cluster, namespace) == [], 60, "every child collected")
+
+
+def test_switching_off_the_triggerer_prunes_it(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    apply_cluster(local_cluster, namespace, {"spec": {"triggerer": {"enabled": False}}})
+    wait_for(
+        lambda: ("Deployment", "minimal-triggerer") not in children(local_cluster, namespace),
+        30,
+        "the triggerer pruned",
+    )
+    assert ("PodDisruptionBudget", "minimal-triggerer") not in children(local_cluster, namespace)
+
+
+def test_suspend_scales_to_zero_and_keeps_data(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    secret = get_json(local_cluster, "-n", namespace, "secret/minimal-airflow-secrets")
+    apply_cluster(local_cluster, namespace, {"spec": {"suspend": True}})
+    wait_for(
+        lambda: (
+            get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["phase"] == "Suspended"
+        ),
+        60,
+        "phase Suspended",
+    )
+    deployments = get_json(local_cluster, "-n", namespace, "deployments")["items"]
+    assert {d["spec"]["replicas"] for d in deployments} == {0}
+    kept = get_json(local_cluster, "-n", namespace, "secret/minimal-airflow-secrets")
+    assert kept["data"] == secret["data"]
+
+
+def test_missing_database_secret_is_reported(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    manifest = load(MINIMAL)
+    local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+
+    def reported() -> bool:
+        status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
+        database = next(c for c in status["conditions"] if c["type"] == "DatabaseReady")
+        return bool(database["status"] == "False" and database["reason"] == "SecretNotFound")
+
+    wait_for(reported, 30, "DatabaseReady=False with SecretNotFound")
+    assert children(local_cluster, namespace) == []
+
+
+def test_killed_operator_converges_without_duplicates(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    operator.kill()
+    apply_cluster(local_cluster, namespace)
+    chance = random.Random(20)
+    for _ in range(20):
+        operator.start()
+        time.sleep(chance.uniform(0.0, 2.5))
+        operator.kill()
+    operator.start()
+    wait_ready(local_cluster, namespace)
+    assert children(local_cluster, namespace) == expected_children(namespace)

@@ -1,0 +1,3 @@
+"""Fixtures shared across tiers: real servers on loopback."""
+
+pytest_plugins = ["tests.fixtures.aws", "tests.fixtures.operator"]
