@@ -21,6 +21,8 @@ from farflow.kube.status import Report, changed
 from farflow.plan import Plan, plan
 
 AWS_RETRY, SETUP_RETRY, PROGRESS_RETRY = 60.0, 30.0, 5.0
+# The Event reason for arriving in each phase: the step the cluster just took.
+STEP_OF_PHASE = {"Migrating": "Migrating", "Running": "Rolled"}
 # Which condition reports the Deployments of which component.
 AVAILABILITY: dict[ConditionType, tuple[str, ...]] = {
     "ApiServerAvailable": ("api-server",),
@@ -174,7 +176,10 @@ def _write_status(body: dict[str, Any], kube: Kube, report: Report) -> None:
         return
     meta = body["metadata"]
     kube.patch_status(body["apiVersion"], body["kind"], meta["name"], meta["namespace"], status)
+    if not previous:
+        events.emit(body, "Created", "creating the cluster's objects")
     if status["phase"] != previous.get("phase"):
         ready = next(c for c in status["conditions"] if c["type"] == "Ready")
         warning = status["phase"] in ("Failed", "Degraded")
-        events.emit(body, status["phase"], ready["message"], warning=warning)
+        step = STEP_OF_PHASE.get(status["phase"], status["phase"])
+        events.emit(body, step, ready["message"], warning=warning)
