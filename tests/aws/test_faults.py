@@ -1,0 +1,87 @@
+"""Faults from AWS, injected by the proxy in front of moto: throttling and 5xx are retried
+through to success; AccessDenied becomes an AwsError naming the action, with no leftovers."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import pytest
+
+from farflow.api.spec import SqsSpec
+from farflow.aws.logs import ensure_log_group
+from farflow.aws.session import TAG_KEY, AwsError
+from farflow.aws.sqs import ensure_queues
+from tests.fixtures.aws import REGION
+from tests.fixtures.aws_proxy import AwsProxy, Fault
+
+pytestmark = pytest.mark.aws
+OWNER = "faults/test"
+
+
+@pytest.fixture
+def aws(
+    moto_server: dict[str, str], aws_faults: AwsProxy, monkeypatch: pytest.MonkeyPatch
+) -> AwsProxy:
+    for name, value in moto_server.items():
+        monkeypatch.setenv(name, value)
+    return aws_faults
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.mark.parametrize("kind", ["throttle", "server"])
+def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
+    name = unique("retried")
+    aws.faults["sqs:CreateQueue"] = Fault(kind, times=3)
+    urls = ensure_queues(SqsSpec(), {"default": name}, REGION, OWNER)
+    assert urls["default"].endswith(f"/{name}")
+    assert aws.actions.count("sqs:CreateQueue") >= 4
+
+
+def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> None:
+    name = unique("denied")
+    aws.faults["sqs:CreateQueue"] = Fault("denied")
+    with pytest.raises(AwsError) as denied:
+        ensure_queues(SqsSpec(), {"default": name}, REGION, OWNER)
+    assert denied.value.reason == "AccessDeniedException"
+    assert str(denied.value).startswith(f"sqs:CreateQueue {name} failed: AccessDeniedException")
+    queues = boto3.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])
+    assert queues == []
+
+
+def test_access_denied_on_a_later_step_is_reported(aws: AwsProxy) -> None:
+    group = f"/farflow/{unique('denied')}"
+    aws.faults["logs:PutRetentionPolicy"] = Fault("denied")
+    with pytest.raises(AwsError, match="AccessDeniedException"):
+        ensure_log_group(group, 30, REGION, OWNER)
+    aws.faults.clear()
+    arn = ensure_log_group(group, 30, REGION, OWNER)  # the next reconcile finishes the job
+    assert arn.endswith(f":log-group:{group}")
+    [found] = boto3.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert found["retentionInDays"] == 30
+    tags = boto3.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
+    assert tags == {TAG_KEY: OWNER}
+
+
+def test_the_proxy_names_actions_as_iam_does(aws: AwsProxy) -> None:
+    bucket = unique("proxy")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dags/a.py", Body=b"")
+    s3.copy_object(
+        Bucket=bucket, Key="dags/b.py", CopySource={"Bucket": bucket, "Key": "dags/a.py"}
+    )
+    s3.list_objects_v2(Bucket=bucket)
+    boto3.client("rds").describe_db_instances()
+    boto3.client("eks").list_clusters()
+    assert aws.actions[-6:] == [
+        "s3:CreateBucket",
+        "s3:PutObject",
+        "s3:CopyObject",
+        "s3:ListObjectsV2",
+        "rds:DescribeDBInstances",
+        "eks:ListClusters",
+    ]
