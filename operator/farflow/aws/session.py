@@ -10,8 +10,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+# Standard retries cover throttling and 5xx; the app id marks FarFlow's calls in CloudTrail.
 RETRIES = Config(
-    retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30
+    retries={"mode": "standard", "max_attempts": 8},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_appid="farflow",
 )
 TAG_KEY = "farflow.io/cluster"
 

@@ -37,8 +37,9 @@ class Kube:
         return self._resources[key]
 
     def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+        """The live object, or None; ``namespace`` is ignored for cluster-scoped kinds."""
         try:
-            found = self.resource(api_version, kind).get(name=name, namespace=namespace)
+            found = self.resource(api_version, kind).get(name=name, namespace=namespace or None)
         except NotFoundError:
             return None
         live: Manifest = found.to_dict()
@@ -61,6 +62,11 @@ class Kube:
     def create(self, manifest: Manifest) -> None:
         resource = self.resource(manifest["apiVersion"], manifest["kind"])
         resource.create(body=manifest, namespace=manifest["metadata"].get("namespace"))
+
+    def replace(self, live: Manifest) -> None:
+        """Writes back a changed live object; conflicts if it changed since it was read."""
+        resource = self.resource(live["apiVersion"], live["kind"])
+        resource.replace(body=live, namespace=live["metadata"].get("namespace"))
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str) -> None:
         with contextlib.suppress(NotFoundError):

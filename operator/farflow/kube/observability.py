@@ -1,0 +1,83 @@
+"""Fargate pod logs to CloudWatch: each cluster's Fluent Bit output in the shared
+`aws-observability/aws-logging` ConfigMap that EKS Fargate's built-in log router reads.
+
+The ConfigMap is shared by everything on the EKS cluster, so FarFlow edits only its own
+marked block of `output.conf` and keeps every other line as it was.
+"""
+
+from __future__ import annotations
+
+from kubernetes.dynamic.exceptions import ConflictError
+
+from farflow.kube.client import Kube, Manifest
+
+NAMESPACE, CONFIG_MAP, KEY = "aws-observability", "aws-logging", "output.conf"
+ENABLED_LABEL = {"aws-observability": "enabled"}  # Fargate reads the ConfigMap only then
+
+
+def output_block(namespace: str, name: str, region: str, log_group: str) -> str:
+    """The Fluent Bit output for the pods of one AirflowCluster (their names start with it)."""
+    return "\n".join(
+        [
+            "[OUTPUT]",
+            "    Name cloudwatch_logs",
+            f"    Match kube.var.log.containers.{name}-*_{namespace}_*",
+            f"    region {region}",
+            f"    log_group_name {log_group}",
+            "    log_stream_prefix pods-",
+            "    auto_create_group false",
+        ]
+    )
+
+
+def with_block(text: str, owner: str, block: str | None) -> str:
+    """``text`` with the block of ``owner`` replaced by ``block`` (removed when None)."""
+    begin, end = f"# BEGIN farflow {owner}", f"# END farflow {owner}"
+    lines = text.splitlines()
+    if begin in lines and end in lines[lines.index(begin) :]:
+        start = lines.index(begin)
+        stop = lines.index(end, start)
+        lines = lines[:start] + lines[stop + 1 :]
+    if block is not None:
+        lines += [begin, *block.splitlines(), end]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def sync_logging(kube: Kube, owner: str, block: str | None) -> bool:
+    """Writes ``owner``'s block (or removes it); True once the ConfigMap says what it should.
+
+    A concurrent writer makes the update conflict; the next reconcile tries again.
+    """
+    if block is not None and kube.get("v1", "Namespace", NAMESPACE, "") is None:
+        kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": NAMESPACE, "labels": ENABLED_LABEL},
+            }
+        )
+    live = kube.get("v1", "ConfigMap", CONFIG_MAP, NAMESPACE)
+    current = ((live or {}).get("data") or {}).get(KEY, "")
+    wanted = with_block(current, owner, block)
+    if wanted == current:
+        return True
+    try:
+        _write(kube, live, wanted)
+    except ConflictError:
+        return False
+    return True
+
+
+def _write(kube: Kube, live: Manifest | None, output: str) -> None:
+    if live is None:
+        kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": CONFIG_MAP, "namespace": NAMESPACE},
+                "data": {KEY: output},
+            }
+        )
+        return
+    live.setdefault("data", {})[KEY] = output
+    kube.replace(live)  # carries resourceVersion: a concurrent change conflicts

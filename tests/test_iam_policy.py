@@ -1,0 +1,50 @@
+"""docs/iam-policy.json lists every AWS action the operator's code called in this test run.
+
+The proxy in front of moto records each action; calls made by FarFlow carry its user agent
+app id. This module runs last (see tests/conftest.py), after every tier had its say.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.cases import ROOT
+from tests.fixtures.aws_proxy import AwsProxy
+
+POLICY = ROOT / "docs" / "iam-policy.json"
+# API operations whose IAM action has another name.
+IAM_NAMES = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:DeleteObjects": "s3:DeleteObject",
+    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+}
+
+
+def allowed_actions() -> set[str]:
+    policy: dict[str, Any] = json.loads(POLICY.read_text())
+    return {action for statement in policy["Statement"] for action in statement["Action"]}
+
+
+@pytest.mark.aws
+def test_policy_is_a_valid_allow_list() -> None:
+    policy = json.loads(POLICY.read_text())
+    assert policy["Version"] == "2012-10-17"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert all(":" in action and "*" not in action for action in statement["Action"])
+
+
+@pytest.mark.aws
+def test_every_action_the_operator_called_is_in_the_policy(aws_proxy: AwsProxy) -> None:
+    called = {IAM_NAMES.get(action, action) for action in aws_proxy.farflow_actions}
+    if not called:
+        pytest.skip("no test in this run made the operator call AWS")
+    assert sorted(called - allowed_actions()) == []
