@@ -12,7 +12,7 @@ import kopf
 
 from farflow.api.resource import GROUP, PLURAL, VERSION
 from farflow.kube.client import Kube
-from farflow.reconcile import InvalidSpecError, reconcile
+from farflow.reconcile import FINALIZER, InvalidSpecError, clean_up, reconcile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 
@@ -29,6 +29,9 @@ def register(resync_seconds: float) -> None:
     kopf.on.create(*RESOURCE)(on_change)
     kopf.on.update(*RESOURCE, field="spec")(on_change)
     kopf.timer(*RESOURCE, interval=resync_seconds, initial_delay=resync_seconds)(resync)
+    # Optional: kopf adds no finalizer of its own; reconcile adds FINALIZER (kopf's name for
+    # its finalizer, see configure) only to clusters that created AWS resources.
+    kopf.on.delete(*RESOURCE, optional=True)(on_delete)
 
 
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -37,6 +40,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.finalizer = FINALIZER
     for noisy in ("kubernetes", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -47,6 +51,12 @@ def on_change(body: kopf.Body, **_: Any) -> None:
 
 def resync(body: kopf.Body, **_: Any) -> None:
     _reconcile(body)
+
+
+def on_delete(body: kopf.Body, **_: Any) -> None:
+    delay = clean_up(_plain(body), _kube())
+    if delay is not None:
+        raise kopf.TemporaryError("AWS cleanup still running", delay=delay)
 
 
 def _reconcile(body: kopf.Body) -> None:

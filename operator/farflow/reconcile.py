@@ -11,16 +11,18 @@ from pydantic import ValidationError
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.spec import AirflowClusterSpec
 from farflow.api.status import ConditionType
-from farflow.aws.facts import gather
-from farflow.aws.session import AwsError
+from farflow.aws.cleanup import remove_aws
+from farflow.aws.facts import creates_aws, gather
 from farflow.build import Owner, generate_value, manifests, migration_job_name
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync
 from farflow.kube.client import Kube, Manifest
+from farflow.kube.observability import output_block, sync_logging
 from farflow.kube.status import Report, changed
-from farflow.plan import Plan, plan
+from farflow.plan import AwsFacts, Plan, plan
 
 AWS_RETRY, SETUP_RETRY, PROGRESS_RETRY = 60.0, 30.0, 5.0
+FINALIZER = "farflow.io/aws-cleanup"  # also kopf's own, so kopf runs the deletion handler
 # The Event reason for arriving in each phase: the step the cluster just took.
 STEP_OF_PHASE = {"Migrating": "Migrating", "Running": "Rolled"}
 # Which condition reports the Deployments of which component.
@@ -51,14 +53,46 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     cluster = _parsed(body, report)
     spec = resolve(cluster)
     report.suspended, report.airflow_version = spec.suspend, spec.airflow.version
-    try:
-        facts = gather(cluster, spec)
-    except AwsError as error:
-        report.set("AwsReady", False, error.reason, str(error))
+    if creates_aws(spec):
+        _hold_for_cleanup(body, kube)
+    gathered = gather(cluster, spec)
+    for kind, (ok, reason, message) in gathered.conditions.items():
+        report.set(kind, ok, reason, message)
+    report.aws = gathered.resources
+    facts = gathered.facts
+    if facts is None:
+        return AWS_RETRY if gathered.errors else SETUP_RETRY
+    if spec.database.rds is None and not _user_database_secret(facts, cluster, kube, report):
+        return SETUP_RETRY
+    _forward_pod_logs(spec, facts, cluster, kube)
+    planned = plan(cluster, facts)
+    # A part of AWS that failed leaves its Secret out of the plan: prune only a complete one.
+    complete = not gathered.errors
+    delay = _apply(
+        planned, _owner(body), kube, report, mirrored=gathered.mirrored, prune_extra=complete
+    )
+    if gathered.errors:
         return AWS_RETRY
-    report.set("AwsReady", True, "Reachable", f"region {facts.region}")
-    report.set("BrokerReady", True, "QueuesReady", f"{len(facts.queue_urls)} SQS queue(s)")
-    _check_fargate(spec, report)
+    return SETUP_RETRY if gathered.provisioning else delay
+
+
+def _hold_for_cleanup(body: dict[str, Any], kube: Kube) -> None:
+    """The finalizer that keeps the AirflowCluster until its AWS resources are cleaned up."""
+    finalizers = body["metadata"].get("finalizers") or []
+    if FINALIZER not in finalizers:
+        meta = body["metadata"]
+        kube.patch_metadata(
+            body["apiVersion"],
+            body["kind"],
+            meta["name"],
+            meta["namespace"],
+            {"finalizers": [*finalizers, FINALIZER]},
+        )
+
+
+def _user_database_secret(
+    facts: AwsFacts, cluster: AirflowCluster, kube: Kube, report: Report
+) -> bool:
     database = facts.database_secret
     if not observe.secret_has_key(kube, database.name, database.key, cluster.metadata.namespace):
         report.set(
@@ -68,10 +102,31 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
             f"Secret {database.name} has no key {database.key}: create it with the "
             "database's SQLAlchemy URL",
         )
-        return SETUP_RETRY
+        return False
     report.set("DatabaseReady", True, "SecretFound", f"Secret {database.name}")
-    planned = plan(cluster, facts)
-    return _apply(planned, _owner(body), kube, report)
+    return True
+
+
+def _forward_pod_logs(
+    spec: AirflowClusterSpec, facts: AwsFacts, cluster: AirflowCluster, kube: Kube
+) -> None:
+    """Fargate's log router ships the cluster's pod logs to its CloudWatch log group."""
+    cloudwatch, meta = spec.logging.cloudwatch, cluster.metadata
+    block = None
+    if cloudwatch.enabled and facts.log_group_arn and cloudwatch.log_group:
+        block = output_block(meta.namespace, meta.name, facts.region, cloudwatch.log_group)
+    sync_logging(kube, f"{meta.namespace}/{meta.name}", block)
+
+
+def clean_up(body: dict[str, Any], kube: Kube) -> float | None:
+    """On deletion: removes what FarFlow made outside the owner's reach (AWS resources, task
+    namespace objects, the pod log routing); seconds until it should look again, or None."""
+    cluster = parse({k: body[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    spec, meta = resolve(cluster), cluster.metadata
+    if spec.pods.namespace and spec.pods.namespace != meta.namespace:
+        prune(kube, meta.name, {spec.pods.namespace}, [])
+    sync_logging(kube, f"{meta.namespace}/{meta.name}", None)
+    return None if remove_aws(cluster, spec) else PROGRESS_RETRY
 
 
 def _parsed(body: dict[str, Any], report: Report) -> AirflowCluster:
@@ -83,35 +138,26 @@ def _parsed(body: dict[str, Any], report: Report) -> AirflowCluster:
         raise InvalidSpecError(message) from error
 
 
-def _check_fargate(spec: AirflowClusterSpec, report: Report) -> None:
-    if spec.fargate.profile.create:
-        report.set(
-            "FargateProfileReady",
-            False,
-            "NotAvailable",
-            "this FarFlow version does not create Fargate profiles yet; set "
-            "fargate.profile.create: false and select farflow.io/fargate=true",
-        )
-    else:
-        report.set(
-            "FargateProfileReady",
-            True,
-            "ExistingProfile",
-            "pods carry farflow.io/fargate=true for an existing Fargate profile",
-        )
-
-
 def _owner(body: dict[str, Any]) -> Owner:
     meta = body["metadata"]
     return Owner(body["apiVersion"], body["kind"], meta["name"], meta["uid"])
 
 
-def _apply(planned: Plan, owner: Owner, kube: Kube, report: Report) -> float | None:
-    wanted = manifests(planned, owner, generate_value)
+def _apply(
+    planned: Plan,
+    owner: Owner,
+    kube: Kube,
+    report: Report,
+    *,
+    mirrored: dict[str, dict[str, str]],
+    prune_extra: bool,
+) -> float | None:
+    wanted = manifests(planned, owner, generate_value, mirrored)
     deployments = [m for m in wanted if m["kind"] == "Deployment"]
     sync(kube, [m for m in wanted if m["kind"] != "Deployment"])
-    namespaces = {planned.names.namespace, planned.task_namespace}
-    prune(kube, planned.names.cluster, namespaces, wanted)
+    if prune_extra:
+        namespaces = {planned.names.namespace, planned.task_namespace}
+        prune(kube, planned.names.cluster, namespaces, wanted)
     try:
         if not _migrated(planned, kube, report):
             return None if report.failed else PROGRESS_RETRY

@@ -13,6 +13,13 @@ UNKNOWN_UID = "00000000-0000-0000-0000-000000000000"  # assigned by the API serv
 def rendered(cluster: AirflowCluster, account_id: str) -> list[Manifest]:
     """The manifests the operator applies for ``cluster``; generated secret values are left
     for the operator to create, once, in the cluster."""
-    facts = offline(cluster, resolve(cluster), account_id)
+    spec = resolve(cluster)
+    facts = offline(cluster, spec, account_id)
     owner = Owner(cluster.api_version, cluster.kind, cluster.metadata.name, UNKNOWN_UID)
-    return manifests(plan(cluster, facts), owner, lambda key: f"<{key}: generated once>")
+    planned = plan(cluster, facts)
+    mirrored = {}
+    if spec.database.rds is not None:
+        mirrored[facts.database_secret.name] = {facts.database_secret.key: "<from RDS>"}
+    if planned.generate_admin_password:
+        mirrored[planned.admin_password.name] = {"password": "<from Secrets Manager>"}
+    return manifests(planned, owner, lambda key: f"<{key}: generated once>", mirrored)

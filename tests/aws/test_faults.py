@@ -3,8 +3,6 @@ through to success; AccessDenied becomes an AwsError naming the action, with no 
 
 from __future__ import annotations
 
-import uuid
-
 import boto3
 import pytest
 
@@ -12,24 +10,12 @@ from farflow.api.spec import SqsSpec
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import TAG_KEY, AwsError
 from farflow.aws.sqs import ensure_queues
+from tests.aws.moto_env import unique
 from tests.fixtures.aws import REGION
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 
 pytestmark = pytest.mark.aws
 OWNER = "faults/test"
-
-
-@pytest.fixture
-def aws(
-    moto_server: dict[str, str], aws_faults: AwsProxy, monkeypatch: pytest.MonkeyPatch
-) -> AwsProxy:
-    for name, value in moto_server.items():
-        monkeypatch.setenv(name, value)
-    return aws_faults
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.mark.parametrize("kind", ["throttle", "server"])

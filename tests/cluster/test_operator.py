@@ -15,37 +15,17 @@ import yaml
 from farflow.api import parse
 from farflow.render import rendered
 from tests.cases import MINIMAL, load, merged
-from tests.fixtures.operator import Operator, get_json, sleep_resyncs, wait_for
+from tests.fixtures.operator import (
+    Operator,
+    apply_cluster,
+    get_json,
+    sleep_resyncs,
+    wait_for,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.cluster
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
-DB_URL = "postgresql+psycopg2://airflow:not-a-real-password@db.example:5432/airflow"
-
-
-def apply_cluster(local_cluster: Any, namespace: str, patch: dict[str, Any] | None = None) -> None:
-    local_cluster.kubectl(
-        "-n",
-        namespace,
-        "create",
-        "secret",
-        "generic",
-        "airflow-db",
-        f"--from-literal=connection={DB_URL}",
-        check=False,
-    )
-    manifest = merged(load(MINIMAL), patch or {})
-    local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
-
-
-def wait_ready(local_cluster: Any, namespace: str, timeout: int = 120) -> None:
-    local_cluster.kubectl(
-        "-n",
-        namespace,
-        "wait",
-        "--for=condition=Ready",
-        f"--timeout={timeout}s",
-        "airflowcluster/minimal",
-    )
 
 
 def children(local_cluster: Any, namespace: str) -> list[tuple[str, str]]:

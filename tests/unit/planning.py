@@ -34,7 +34,11 @@ def planned(patch: dict[str, Any] | None = None) -> Plan:
 
 
 def built(patch: dict[str, Any] | None = None) -> list[Manifest]:
-    return manifests(planned(patch), OWNER, lambda key: SECRET_SENTINEL)
+    made = planned(patch)
+    mirrored = {}
+    if made.generate_admin_password:
+        mirrored[made.admin_password.name] = {"password": SECRET_SENTINEL}
+    return manifests(made, OWNER, lambda key: SECRET_SENTINEL, mirrored)
 
 
 def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:

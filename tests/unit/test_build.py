@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -30,6 +31,11 @@ def test_every_object_is_labelled_and_owned() -> None:
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "farflow"
         assert meta["labels"]["app.kubernetes.io/instance"] == "minimal"
         assert meta["ownerReferences"] == [OWNER.reference()], key(manifest)
+
+
+def test_every_object_is_built_once() -> None:
+    keys = [key(m) for m in built({"spec": {"pods": {"namespace": "tasks"}}})]
+    assert len(keys) == len(set(keys))
 
 
 def test_objects_in_the_task_namespace_are_labelled_but_not_owned() -> None:
@@ -133,6 +139,10 @@ def test_generated_secrets_are_created_once() -> None:
     shared = secrets["minimal-airflow-secrets"]
     assert set(shared["stringData"]) == {"fernet-key", "jwt-secret", "api-secret-key"}
     assert shared["metadata"]["annotations"] == {"farflow.io/create-once": "true"}
+    # The admin password is kept in Secrets Manager; the Kubernetes Secret mirrors it.
+    admin = secrets["minimal-admin"]
+    assert "annotations" not in admin["metadata"]
+    assert base64.b64decode(admin["data"]["password"]).decode() == SECRET_SENTINEL
 
 
 def test_an_admin_password_secret_of_the_user_is_not_generated() -> None:

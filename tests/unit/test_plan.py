@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from farflow.plan import SecretRef
-from tests.unit.planning import LOG_GROUP_ARN, REGION, planned
+from farflow.plan import SecretRef, plan
+from farflow.plan.model import EcsFacts
+from tests.unit.planning import LOG_GROUP_ARN, REGION, cluster, facts, planned
 
 pytestmark = pytest.mark.unit
 
@@ -187,3 +189,32 @@ def test_migration_creates_the_admin_without_a_password_literal() -> None:
     assert command[:2] == ("bash", "-c")
     assert command[2].startswith("airflow db migrate && airflow users create --username admin")
     assert '--password "$FARFLOW_ADMIN_PASSWORD"' in command[2]
+
+
+def test_ecs_executor_and_dag_variable_come_from_the_ecs_facts() -> None:
+    ecs = {
+        "cluster": {"name": "tasks"},
+        "subnets": ["subnet-0a1b2c3d4e5f60718"],
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecs",
+    }
+    made = cluster({"spec": {"airflow": {"executors": ["Celery", "Ecs"]}, "ecs": ecs}})
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-0a1b2c3d4e5f60718"],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    ecs_facts = EcsFacts(
+        "arn:aws:ecs:eu-west-1:1:cluster/tasks",
+        network,
+        "arn:aws:ecs:eu-west-1:1:task-definition/executor:1",
+        "arn:aws:ecs:eu-west-1:1:task-definition/task:3",
+    )
+    config = plan(made, replace(facts(), ecs=ecs_facts)).config
+    assert config["AIRFLOW__AWS_ECS_EXECUTOR__CLUSTER"] == ecs_facts.cluster
+    assert config["AIRFLOW__AWS_ECS_EXECUTOR__TASK_DEFINITION"].endswith("executor:1")
+    assert config["AIRFLOW__AWS_ECS_EXECUTOR__SUBNETS"] == "subnet-0a1b2c3d4e5f60718"
+    assert config["AIRFLOW__AWS_ECS_EXECUTOR__ASSIGN_PUBLIC_IP"] == "False"
+    variable = json.loads(config["AIRFLOW_VAR_FARFLOW_ECS"])
+    assert variable["task_definition"].endswith("task:3")
+    assert variable["network_configuration"] == network

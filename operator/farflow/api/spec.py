@@ -542,6 +542,14 @@ class EcsSpec(SpecModel):
         description="Role ECS uses to pull the image and write awslogs."
     )
     assign_public_ip: bool = Field(False, description="Give tasks a public IP.")
+    task_image: ImageRepository | None = Field(
+        None,
+        description="Image EcsRunTaskOperator DAGs run (tasks/ecs_task), as repository:tag; "
+        "FarFlow registers a task definition for it.",
+    )
+    task_resources: Resources | None = Field(
+        None, description="Size of those tasks, snapped to Fargate. Defaults to 0.25 vCPU/0.5 GB."
+    )
 
 
 class PodsSpec(SpecModel):

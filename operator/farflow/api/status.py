@@ -55,6 +55,29 @@ class WorkersStatus(StatusModel):
     )
 
 
+class NamedState(StatusModel):
+    """An AWS resource that takes a while to become usable."""
+
+    name: str | None = Field(None, description="Its name or ARN.")
+    instance: str | None = Field(None, description="The instance ARN.")
+    status: str = Field(description="What AWS reports of it.")
+
+
+class AwsStatus(StatusModel):
+    """Identifiers of the AWS resources the cluster uses."""
+
+    region: str | None = Field(None, description="AWS region.")
+    queue_urls: dict[str, str] = Field(
+        default_factory=dict, description="Celery queue -> SQS queue URL."
+    )
+    log_group_arn: str | None = Field(None, description="CloudWatch log group of the logs.")
+    database: NamedState | None = Field(None, description="The RDS instance.")
+    admin_secret: str | None = Field(None, description="Secrets Manager ARN of the admin password.")
+    dag_bucket: str | None = Field(None, description="S3 bucket of the DAGs.")
+    fargate_profile: NamedState | None = Field(None, description="The EKS Fargate profile.")
+    ecs_cluster: str | None = Field(None, description="ARN of the ECS cluster.")
+
+
 class AirflowClusterStatus(StatusModel):
     """What the operator observed of the cluster."""
 
@@ -70,3 +93,4 @@ class AirflowClusterStatus(StatusModel):
     api_server_url: str | None = Field(None, description="URL of the Airflow UI and API.")
     airflow_version: str | None = Field(None, description="Airflow version running.")
     workers: WorkersStatus = Field(default_factory=WorkersStatus, description="Celery workers.")
+    aws: AwsStatus | None = Field(None, description="The AWS resources of the cluster.")

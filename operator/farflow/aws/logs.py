@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, client, explain
+from farflow.aws.session import TAG_KEY, AwsError, client, explain
 
 
 def ensure_log_group(name: str, retention_days: int, region: str, owner: str) -> str:
@@ -21,7 +21,28 @@ def ensure_log_group(name: str, retention_days: int, region: str, owner: str) ->
             logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
         return str(group["arn"]).removesuffix(":*")
     except (ClientError, BotoCoreError) as error:
-        raise explain(error, f"logs:CreateLogGroup {name}") from error
+        raise _failed(error, name) from error
+
+
+def delete_log_group(region: str, name: str, owner: str) -> bool:
+    """Deletes the log group if it is tagged ours. True once no group of ours remains."""
+    logs = client("logs", region)
+    try:
+        group = _find(logs, name)
+        if group is None:
+            return True
+        arn = str(group["arn"]).removesuffix(":*")
+        if logs.list_tags_for_resource(resourceArn=arn).get("tags", {}).get(TAG_KEY) == owner:
+            logs.delete_log_group(logGroupName=name)
+    except logs.exceptions.ResourceNotFoundException:
+        return True
+    except (ClientError, BotoCoreError) as error:
+        raise _failed(error, name) from error
+    return True
+
+
+def _failed(error: ClientError | BotoCoreError, name: str) -> AwsError:
+    return explain(error, f"logs:{getattr(error, 'operation_name', 'Request')} {name}")
 
 
 def _find(logs: Any, name: str) -> dict[str, Any] | None:

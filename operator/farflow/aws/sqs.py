@@ -1,15 +1,23 @@
-"""SQS queues of the Celery broker: created (or looked up) by deterministic name."""
+"""SQS queues of the Celery broker: created (or looked up) by deterministic name, each with an
+optional dead-letter queue. Attributes are read first and written only when they differ."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.spec import SqsSpec
-from farflow.aws.session import TAG_KEY, client, explain, resource_name
+from farflow.aws.session import TAG_KEY, AwsError, client, explain, resource_name
 
-_EXISTS_WITH_OTHER_ATTRIBUTES = {"QueueAlreadyExists", "QueueNameExists"}
+_NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+_NAME_LIMIT = 80
+_DLQ_SUFFIX = "-dlq"
+# Dead letters wait for a human: keep them as long as SQS allows (14 days).
+_DLQ_ATTRIBUTES = {"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": str(14 * 86400)}
 
 
 def queue_names(spec: SqsSpec, queues: list[str], namespace: str, name: str) -> dict[str, str]:
@@ -19,39 +27,114 @@ def queue_names(spec: SqsSpec, queues: list[str], namespace: str, name: str) -> 
     return {queue: resource_name(namespace, name, f"-{queue}") for queue in queues}
 
 
+def dead_letter_queue_name(sqs_name: str) -> str:
+    """The dead-letter queue of a queue: its name plus -dlq, hash-shortened to fit SQS."""
+    full = f"{sqs_name}{_DLQ_SUFFIX}"
+    if len(full) <= _NAME_LIMIT:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{sqs_name[: _NAME_LIMIT - len(_DLQ_SUFFIX) - 9]}-{digest}{_DLQ_SUFFIX}"
+
+
 def ensure_queues(spec: SqsSpec, names: dict[str, str], region: str, owner: str) -> dict[str, str]:
     """Celery queue -> queue URL; creates missing queues when the spec asks for it."""
     sqs = client("sqs", region)
     urls = {}
     for queue, sqs_name in names.items():
-        action = f"sqs:CreateQueue {sqs_name}" if spec.create else f"sqs:GetQueueUrl {sqs_name}"
         try:
             urls[queue] = (
-                _created(sqs, spec, sqs_name, owner) if spec.create else _url(sqs, sqs_name)
+                _ensured(sqs, spec, sqs_name, owner) if spec.create else _url(sqs, sqs_name)
             )
         except (ClientError, BotoCoreError) as error:
-            raise explain(error, action) from error
+            raise _failed(error, sqs_name) from error
     return urls
+
+
+def delete_queues(region: str, names: Iterable[str], owner: str) -> bool:
+    """Deletes the named queues and their dead-letter queues that are tagged ours.
+
+    True once none of ours remains (deletion is immediate); queues not ours are left alone."""
+    sqs = client("sqs", region)
+    for sqs_name in names:
+        for target in (sqs_name, dead_letter_queue_name(sqs_name)):
+            try:
+                _delete_if_ours(sqs, target, owner)
+            except (ClientError, BotoCoreError) as error:
+                raise _failed(error, target) from error
+    return True
+
+
+def _failed(error: ClientError | BotoCoreError, sqs_name: str) -> AwsError:
+    return explain(error, f"sqs:{getattr(error, 'operation_name', 'Request')} {sqs_name}")
 
 
 def _url(sqs: Any, sqs_name: str) -> str:
     return str(sqs.get_queue_url(QueueName=sqs_name)["QueueUrl"])
 
 
-def _created(sqs: Any, spec: SqsSpec, sqs_name: str, owner: str) -> str:
-    """Creating with identical attributes is a no-op; changed attributes are set in place."""
+def _existing_url(sqs: Any, sqs_name: str) -> str | None:
+    try:
+        return _url(sqs, sqs_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _NOT_FOUND:
+            raise
+        return None
+
+
+def _ensured(sqs: Any, spec: SqsSpec, sqs_name: str, owner: str) -> str:
+    """The main queue, pointing at its dead-letter queue when enabled (and at none otherwise)."""
+    redrive = ""
+    if spec.dead_letter_queue.enabled:
+        dlq_url = _queue(sqs, dead_letter_queue_name(sqs_name), _DLQ_ATTRIBUTES, owner)
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
+        redrive = json.dumps(
+            {
+                "deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"],
+                "maxReceiveCount": spec.dead_letter_queue.max_receive_count,
+            }
+        )
     attributes = {
         "VisibilityTimeout": str(spec.visibility_timeout_seconds),
         "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": redrive,  # "" removes it
     }
-    try:
-        response = sqs.create_queue(
-            QueueName=sqs_name, Attributes=attributes, tags={TAG_KEY: owner}
-        )
+    return _queue(sqs, sqs_name, attributes, owner)
+
+
+def _queue(sqs: Any, sqs_name: str, attributes: dict[str, str], owner: str) -> str:
+    """The queue's URL; created with attributes if missing, else only differing ones set."""
+    url = _existing_url(sqs, sqs_name)
+    if url is None:
+        given = {key: value for key, value in attributes.items() if value}
+        response = sqs.create_queue(QueueName=sqs_name, Attributes=given, tags={TAG_KEY: owner})
         return str(response["QueueUrl"])
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in _EXISTS_WITH_OTHER_ATTRIBUTES:
-            raise
-    url = _url(sqs, sqs_name)
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    changed = {
+        key: value
+        for key, value in attributes.items()
+        if _normal(key, found.get(key, "")) != _normal(key, value)
+    }
+    if changed:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=changed)
     return url
+
+
+def _normal(key: str, value: str) -> Any:
+    """An attribute in a comparable form: SQS may reformat a redrive policy's JSON."""
+    if key != "RedrivePolicy" or not value:
+        return value
+    policy = json.loads(value)
+    return policy.get("deadLetterTargetArn"), int(policy.get("maxReceiveCount", 0))
+
+
+def _delete_if_ours(sqs: Any, sqs_name: str, owner: str) -> None:
+    url = _existing_url(sqs, sqs_name)
+    if url is None:
+        return
+    try:
+        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+        if tags.get(TAG_KEY) == owner:
+            sqs.delete_queue(QueueUrl=url)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _NOT_FOUND:
+            raise

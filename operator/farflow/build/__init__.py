@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from farflow.build.config_map import config_map
 from farflow.build.deployments import deployment
@@ -11,7 +11,7 @@ from farflow.build.job import migration_job, migration_job_name
 from farflow.build.meta import Manifest, Owner
 from farflow.build.network_policy import network_policy
 from farflow.build.rbac import rbac
-from farflow.build.secrets import generate_value, generated_keys, secret
+from farflow.build.secrets import generate_value, generated_keys, mirrored_secret, secret
 from farflow.build.service import service
 from farflow.build.service_accounts import service_accounts
 from farflow.plan.model import Plan
@@ -19,11 +19,17 @@ from farflow.plan.model import Plan
 __all__ = ["Manifest", "Owner", "generate_value", "manifests", "migration_job_name"]
 
 
-def manifests(plan: Plan, owner: Owner, value: Callable[[str], str]) -> list[Manifest]:
+def manifests(
+    plan: Plan,
+    owner: Owner,
+    value: Callable[[str], str],
+    mirrored: Mapping[str, Mapping[str, str]],
+) -> list[Manifest]:
     """Every object of the cluster, in the order they must be applied.
 
     ``value`` gives each generated secret key its value; only used for Secrets that do not
-    exist yet, since generated Secrets are never updated.
+    exist yet, since generated Secrets are never updated. ``mirrored`` are Secrets whose
+    values AWS keeps (Secret name -> key -> value).
     """
     ordered = sorted(plan.components, key=lambda c: c.rollout_stage)
     return [
@@ -35,6 +41,7 @@ def manifests(plan: Plan, owner: Owner, value: Callable[[str], str]) -> list[Man
             secret(plan, owner, name, {key: value(key) for key in keys})
             for name, keys in generated_keys(plan).items()
         ),
+        *(mirrored_secret(plan, owner, name, dict(values)) for name, values in mirrored.items()),
         config_map(plan, owner),
         # Networking and disruption rules, ready before any pod exists.
         service(plan, owner),

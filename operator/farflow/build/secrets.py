@@ -1,5 +1,5 @@
-"""Secrets FarFlow generates once per cluster: the keys every component must share and the
-admin password. They are created, never updated, so a reconcile cannot rotate them."""
+"""Secrets FarFlow generates once per cluster (the keys every component must share: created,
+never updated, so a reconcile cannot rotate them), and Secrets mirroring values kept in AWS."""
 
 from __future__ import annotations
 
@@ -15,12 +15,7 @@ CREATE_ONCE_ANNOTATION = "farflow.io/create-once"
 
 def generated_keys(plan: Plan) -> dict[str, tuple[str, ...]]:
     """Secret name -> the keys FarFlow generates into it."""
-    keys: dict[str, tuple[str, ...]] = {
-        plan.names.secrets: (FERNET_KEY, JWT_SECRET, API_SECRET_KEY)
-    }
-    if plan.generate_admin_password:
-        keys[plan.admin_password.name] = (plan.admin_password.key,)
-    return keys
+    return {plan.names.secrets: (FERNET_KEY, JWT_SECRET, API_SECRET_KEY)}
 
 
 def generate_value(key: str) -> str:
@@ -28,6 +23,19 @@ def generate_value(key: str) -> str:
     if key == FERNET_KEY:
         return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_urlsafe(32)
+
+
+def mirrored_secret(plan: Plan, owner: Owner, name: str, values: dict[str, str]) -> Manifest:
+    """A Secret that mirrors values kept in AWS (the database URL, the admin password).
+
+    ``data`` rather than ``stringData``, so it compares equal to the live object."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(plan, owner, name, "secrets"),
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
+    }
 
 
 def secret(plan: Plan, owner: Owner, name: str, values: dict[str, str]) -> Manifest:

@@ -74,6 +74,16 @@ class Kube:
                 name=name, namespace=namespace, propagation_policy="Background"
             )
 
+    def patch_metadata(
+        self, api_version: str, kind: str, name: str, namespace: str, metadata: Manifest
+    ) -> None:
+        self.resource(api_version, kind).patch(
+            body={"metadata": metadata},
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )
+
     def patch_status(self, api_version: str, kind: str, name: str, namespace: str,
                      status: Manifest) -> None:  # fmt: skip
         self.resource(api_version, kind).status.patch(

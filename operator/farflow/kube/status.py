@@ -29,6 +29,7 @@ class Report:
     api_server_url: str | None = None
     airflow_version: str | None = None
     workers: dict[str, int] = field(default_factory=dict)
+    aws: dict[str, Any] = field(default_factory=dict)  # identifiers of the AWS resources
 
     def set(self, kind: ConditionType, ok: bool, reason: str, message: str = "") -> None:
         self.conditions[kind] = ("True" if ok else "False", reason, message)
@@ -53,6 +54,9 @@ class Report:
             status["apiServerUrl"] = self.api_server_url
         if self.airflow_version:
             status["airflowVersion"] = self.airflow_version
+        aws = {key: value for key, value in self.aws.items() if value}
+        if aws:
+            status["aws"] = aws
         return status
 
     def _ready_condition(self) -> tuple[str, str, str]:

@@ -38,7 +38,8 @@ def airflow_config(spec: AirflowClusterSpec, facts: AwsFacts, names: Names) -> d
         **_core(spec, names),
         **_celery(spec, facts),
         **_logging(facts),
-        **_dag_bundles(spec.dags, names),
+        **_dag_bundles(spec.dags, facts),
+        **_ecs_executor(spec, facts),
     }
     if "Kubernetes" in spec.airflow.executors:
         options[("kubernetes_executor", "namespace")] = spec.pods.namespace or names.namespace
@@ -126,9 +127,9 @@ def _logging(facts: AwsFacts) -> Options:
     }
 
 
-def _dag_bundles(dags: DagsSpec, names: Names) -> Options:
+def _dag_bundles(dags: DagsSpec, facts: AwsFacts) -> Options:
     if dags.s3 is not None:
-        bucket = dags.s3.bucket or f"farflow-{names.namespace}-{names.cluster}"
+        bucket = dags.s3.bucket or facts.dag_bucket
         bundle = {
             "name": "s3-dags",
             "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
@@ -155,10 +156,39 @@ def _dag_bundles(dags: DagsSpec, names: Names) -> Options:
     return {("dag_processor", "dag_bundle_config_list"): json.dumps([bundle])}
 
 
+def _ecs_executor(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
+    if "Ecs" not in spec.airflow.executors or facts.ecs is None:
+        return {}
+    vpc = facts.ecs.network_configuration["awsvpcConfiguration"]
+    settings = {
+        "cluster": facts.ecs.cluster,
+        "task_definition": facts.ecs.executor_task_definition or "",
+        "container_name": facts.ecs.container_name,
+        "launch_type": "FARGATE",
+        "region_name": facts.region,
+        "subnets": ",".join(vpc["subnets"]),
+        "security_groups": ",".join(vpc.get("securityGroups", [])),
+        "assign_public_ip": str(vpc["assignPublicIp"] == "ENABLED"),
+    }
+    return {("aws_ecs_executor", key): value for key, value in settings.items()}
+
+
 def _aws_environment(facts: AwsFacts) -> dict[str, str]:
     aws_default = {"conn_type": "aws", "extra": {"region_name": facts.region}}
-    return {
+    environment = {
         "AWS_REGION": facts.region,
         "AWS_DEFAULT_REGION": facts.region,
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_default),
     }
+    if facts.ecs is not None:
+        # What EcsRunTaskOperator DAGs read: Variable.get("farflow_ecs", deserialize_json=True).
+        environment["AIRFLOW_VAR_FARFLOW_ECS"] = json.dumps(
+            {
+                "cluster": facts.ecs.cluster,
+                "task_definition": facts.ecs.task_definition,
+                "container_name": facts.ecs.container_name,
+                "network_configuration": facts.ecs.network_configuration,
+                "region": facts.region,
+            }
+        )
+    return environment

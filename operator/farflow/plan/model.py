@@ -7,7 +7,7 @@ change to the plan lands in both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 ComponentName = Literal["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
 
@@ -67,6 +67,17 @@ class Component:
 
 
 @dataclass(frozen=True)
+class EcsFacts:
+    """Where ECS tasks run: for the Ecs executor and for EcsRunTaskOperator DAGs."""
+
+    cluster: str
+    network_configuration: dict[str, Any]
+    executor_task_definition: str | None = None  # the Airflow image, for the Ecs executor
+    task_definition: str | None = None  # spec.ecs.taskImage, for DAGs
+    container_name: str = "task"
+
+
+@dataclass(frozen=True)
 class AwsFacts:
     """What the AWS side reported (or, for resources the user brings, what the spec names)."""
 
@@ -74,6 +85,8 @@ class AwsFacts:
     queue_urls: dict[str, str]
     database_secret: SecretRef
     log_group_arn: str | None = None
+    dag_bucket: str | None = None
+    ecs: EcsFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,190 @@
+"""The EKS Fargate profile that schedules a cluster's pods.
+
+Profiles are immutable, so a changed configuration gets a new profile whose name carries a hash
+of that configuration; the old ones (tagged ours) are deleted once the new one is ACTIVE. EKS
+runs one profile creation or deletion at a time per cluster: a busy cluster means "later".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from farflow.aws.session import TAG_KEY, AwsError, client, explain
+
+ACTIVE = "ACTIVE"
+PENDING = "PENDING"  # not created yet: the EKS cluster is busy with another profile
+_NAME_LIMIT = 100
+_BUSY = "ResourceInUseException"
+_MISSING = "ResourceNotFoundException"
+
+Selector = tuple[str, Mapping[str, str]]  # namespace, pod labels
+
+
+@dataclass(frozen=True)
+class FargateProfileState:
+    """The wanted profile, and our earlier profiles still waiting to be deleted."""
+
+    name: str
+    arn: str | None  # None until EKS accepted the creation
+    status: str  # PENDING, CREATING, ACTIVE, CREATE_FAILED, DELETING, DELETE_FAILED
+    retiring: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return self.status == ACTIVE
+
+
+def configured_name(
+    profile_name: str,
+    owner: str,
+    pod_execution_role_arn: str,
+    subnets: Sequence[str],
+    selectors: Sequence[Selector],
+) -> str:
+    """<profile_name>-<hash of owner and configuration>: the same wanted profile always gets
+    the same name, and any change (in any order-insensitive way) a new one."""
+    config = [
+        owner,
+        pod_execution_role_arn,
+        sorted(subnets),
+        sorted((namespace, sorted(labels.items())) for namespace, labels in selectors),
+    ]
+    digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()[:8]
+    base = re.sub(r"[^A-Za-z0-9_-]", "-", profile_name)[: _NAME_LIMIT - len(digest) - 1]
+    return f"{base}-{digest}"
+
+
+def ensure_fargate_profile(
+    region: str,
+    cluster_name: str,
+    profile_name: str,
+    *,
+    pod_execution_role_arn: str,
+    subnets: Sequence[str],
+    selectors: Sequence[Selector],
+    owner: str,
+) -> FargateProfileState:
+    """Creates the profile for this configuration if missing (subnets default to the EKS
+    cluster's when empty); once it is ACTIVE, deletes one earlier profile of ours per call."""
+    eks = client("eks", region)
+    name = configured_name(profile_name, owner, pod_execution_role_arn, subnets, selectors)
+    try:
+        eks.describe_cluster(name=cluster_name)  # a clear error for a wrong cluster name
+        ours = _our_profiles(eks, cluster_name, owner)
+        wanted = ours.pop(name, None)
+        if wanted is None:
+            request = _request(name, pod_execution_role_arn, subnets, selectors, owner)
+            wanted = _create(eks, cluster_name, request)
+        elif wanted["status"] == ACTIVE:
+            _delete_one(eks, cluster_name, list(ours.values()))
+    except (ClientError, BotoCoreError) as error:
+        raise _failed(error, f"{cluster_name}/{name}") from error
+    arn = wanted.get("fargateProfileArn")
+    return FargateProfileState(name, arn, wanted.get("status", PENDING), tuple(sorted(ours)))
+
+
+def delete_fargate_profiles(region: str, cluster_name: str, owner: str) -> bool:
+    """Deletes our profiles of the EKS cluster, one per call; True when none remain."""
+    eks = client("eks", region)
+    try:
+        if not _cluster_exists(eks, cluster_name):
+            return True
+        ours = list(_our_profiles(eks, cluster_name, owner).values())
+        _delete_one(eks, cluster_name, ours)
+    except (ClientError, BotoCoreError) as error:
+        raise _failed(error, cluster_name) from error
+    return not ours
+
+
+def _failed(error: ClientError | BotoCoreError, target: str) -> AwsError:
+    return explain(error, f"eks:{getattr(error, 'operation_name', 'Request')} {target}")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _cluster_exists(eks: Any, cluster_name: str) -> bool:
+    try:
+        eks.describe_cluster(name=cluster_name)
+    except ClientError as error:
+        if _code(error) == _MISSING:
+            return False
+        raise
+    return True
+
+
+def _our_profiles(eks: Any, cluster_name: str, owner: str) -> dict[str, dict[str, Any]]:
+    """Name -> description of every profile of the EKS cluster tagged with our owner."""
+    ours = {}
+    for page in eks.get_paginator("list_fargate_profiles").paginate(clusterName=cluster_name):
+        for name in page["fargateProfileNames"]:
+            profile = _describe(eks, cluster_name, name)
+            if profile and profile.get("tags", {}).get(TAG_KEY) == owner:
+                ours[name] = profile
+    return ours
+
+
+def _describe(eks: Any, cluster_name: str, name: str) -> dict[str, Any] | None:
+    """The profile, or None when it was deleted since it was listed."""
+    try:
+        found = eks.describe_fargate_profile(clusterName=cluster_name, fargateProfileName=name)
+    except ClientError as error:
+        if _code(error) == _MISSING:
+            return None
+        raise
+    profile: dict[str, Any] = found["fargateProfile"]
+    return profile
+
+
+def _request(
+    name: str,
+    pod_execution_role_arn: str,
+    subnets: Sequence[str],
+    selectors: Sequence[Selector],
+    owner: str,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "fargateProfileName": name,
+        "podExecutionRoleArn": pod_execution_role_arn,
+        "selectors": [
+            {"namespace": namespace, "labels": dict(labels)} if labels else {"namespace": namespace}
+            for namespace, labels in selectors
+        ],
+        "tags": {TAG_KEY: owner},
+    }
+    if subnets:
+        request["subnets"] = list(subnets)
+    return request
+
+
+def _create(eks: Any, cluster_name: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The new profile; empty when the EKS cluster is busy and it must be tried again later."""
+    try:
+        created = eks.create_fargate_profile(clusterName=cluster_name, **request)
+    except ClientError as error:
+        if _code(error) == _BUSY:
+            return {}
+        raise
+    profile: dict[str, Any] = created["fargateProfile"]
+    return profile
+
+
+def _delete_one(eks: Any, cluster_name: str, profiles: list[dict[str, Any]]) -> None:
+    """Starts deleting the first profile unless one is being deleted (EKS allows one)."""
+    if not profiles or any(profile["status"] == "DELETING" for profile in profiles):
+        return
+    try:
+        eks.delete_fargate_profile(
+            clusterName=cluster_name, fargateProfileName=profiles[0]["fargateProfileName"]
+        )
+    except ClientError as error:
+        if _code(error) != _BUSY:
+            raise

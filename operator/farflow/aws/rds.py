@@ -1,0 +1,258 @@
+"""The RDS PostgreSQL instance of a cluster's metadata database.
+
+The master password is generated and kept in Secrets Manager before the instance is created,
+so no crash in between can lose it. Nothing here waits: callers requeue until `ready`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from farflow.api.spec import RdsSpec
+from farflow.aws.secrets import (
+    SecretState,
+    delete_secret,
+    ensure_secret,
+    generate_password,
+    read_secret,
+)
+from farflow.aws.session import TAG_KEY, AwsError, client, explain, resource_name
+
+USERNAME = "airflow"
+DATABASE = "airflow"
+_USABLE = {"available", "backing-up", "modifying", "storage-optimization"}
+_BUSY = "InvalidDBInstanceState"  # e.g. still creating: no final snapshot can be taken yet
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """What AWS reports of the instance: safe for status (the password is only in AWS)."""
+
+    identifier: str
+    arn: str
+    status: str  # creating, available, backing-up, modifying, deleting, ...
+    host: str | None  # None until RDS assigned the endpoint
+    port: int | None
+    username: str
+    database: str
+    secret_id: str | None  # the Secrets Manager secret of the password; None when adopted
+    secret_arn: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.host is not None and self.status in _USABLE
+
+
+def instance_identifier(namespace: str, name: str) -> str:
+    """The default identifier: farflow-<namespace>-<name>, as RDS allows (63 characters,
+    letters, digits and single hyphens)."""
+    return re.sub("-+", "-", resource_name(namespace, name.replace(".", "-"), limit=63)).lower()
+
+
+def subnet_group_name(identifier: str) -> str:
+    return f"{identifier}-subnets"
+
+
+def final_snapshot_identifier(identifier: str) -> str:
+    return f"{identifier}-final"
+
+
+def connection_url(state: DatabaseState, password: str) -> str:
+    """The SQLAlchemy URL of the Airflow database; it holds the password: Secrets only."""
+    credentials = f"{quote(state.username, safe='')}:{quote(password, safe='')}"
+    return f"postgresql+psycopg2://{credentials}@{state.host}:{state.port}/{state.database}"
+
+
+def ensure_database(
+    region: str, spec: RdsSpec, identifier: str, owner: str, password_secret_id: str
+) -> DatabaseState:
+    """Creates the instance (with its password secret and subnet group) when the spec asks
+    for it and it is missing; adopts an existing one by identifier when spec.create is false.
+    The password is read with `secrets.read_secret(region, state.secret_id)`."""
+    rds = client("rds", region)
+    try:
+        found = _instance(rds, identifier)
+        if not spec.create:
+            return _state(_adopted(found, identifier), None)
+        if found is not None and _owner(found.get("TagList", [])) != owner:
+            raise _not_ours(identifier)
+        secret = _password(region, found, identifier, owner, password_secret_id)
+        if found is None:
+            found = _create(rds, spec, identifier, owner, secret.value)
+    except (ClientError, BotoCoreError) as error:
+        raise _failed(error, identifier) from error
+    return _state(found, secret)
+
+
+def delete_database(
+    region: str, spec: RdsSpec, identifier: str, owner: str, password_secret_id: str
+) -> bool:
+    """Cleans up what ensure_database created, as spec.deletion_policy says; True when done.
+
+    Snapshot: delete with a final snapshot <identifier>-final; Delete: without one; Retain:
+    nothing. An instance not tagged ours (adopted) is never deleted, nor its password."""
+    if spec.deletion_policy == "Retain":
+        return True
+    rds = client("rds", region)
+    try:
+        if not _instance_gone(rds, identifier, owner, spec.deletion_policy == "Snapshot"):
+            return False
+        _delete_subnet_group(rds, subnet_group_name(identifier), owner)
+    except (ClientError, BotoCoreError) as error:
+        raise _failed(error, identifier) from error
+    return delete_secret(region, password_secret_id, owner)
+
+
+def _failed(error: ClientError | BotoCoreError, identifier: str) -> AwsError:
+    return explain(error, f"rds:{getattr(error, 'operation_name', 'Request')} {identifier}")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _owner(tags: list[dict[str, str]]) -> str | None:
+    return next((tag["Value"] for tag in tags if tag["Key"] == TAG_KEY), None)
+
+
+def _not_ours(identifier: str) -> AwsError:
+    return AwsError(
+        "DatabaseNotOwned",
+        f"RDS instance {identifier} exists but is not tagged {TAG_KEY} for this cluster; "
+        "choose another instanceIdentifier, or set create: false to adopt it",
+    )
+
+
+def _instance(rds: Any, identifier: str) -> dict[str, Any] | None:
+    try:
+        found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    except ClientError as error:
+        if _code(error) == "DBInstanceNotFound":
+            return None
+        raise
+    instance: dict[str, Any] = found[0]
+    return instance
+
+
+def _adopted(found: dict[str, Any] | None, identifier: str) -> dict[str, Any]:
+    if found is None:
+        raise AwsError(
+            "DatabaseNotFound",
+            f"RDS instance {identifier} does not exist; create it, or set create: true",
+        )
+    return found
+
+
+def _password(
+    region: str, found: dict[str, Any] | None, identifier: str, owner: str, secret_id: str
+) -> SecretState:
+    """The stored master password; a new one only while the instance does not exist yet."""
+    if found is None:
+        return ensure_secret(region, secret_id, generate_password, owner)
+    secret = read_secret(region, secret_id)
+    if secret is None:
+        raise AwsError(
+            "DatabasePasswordMissing",
+            f"the Secrets Manager secret {secret_id} with the master password of RDS instance "
+            f"{identifier} is gone; restore it, or reset the password and store it there",
+        )
+    return secret
+
+
+def _create(rds: Any, spec: RdsSpec, identifier: str, owner: str, password: str) -> dict[str, Any]:
+    tags = [{"Key": TAG_KEY, "Value": owner}]
+    group = spec.subnet_group_name or _ensure_subnet_group(rds, spec, identifier, tags)
+    optional = {"VpcSecurityGroupIds": spec.security_group_ids} if spec.security_group_ids else {}
+    created = rds.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass=spec.instance_class,
+        AllocatedStorage=spec.allocated_storage,
+        StorageType="gp3",
+        StorageEncrypted=True,
+        Engine="postgres",
+        EngineVersion=spec.engine_version,
+        MultiAZ=spec.multi_az,
+        DBName=DATABASE,
+        MasterUsername=USERNAME,
+        MasterUserPassword=password,
+        DBSubnetGroupName=group,
+        PubliclyAccessible=False,
+        BackupRetentionPeriod=7,
+        CopyTagsToSnapshot=True,  # the final snapshot carries our tag too
+        DeletionProtection=False,  # deletion follows spec.deletionPolicy
+        Tags=tags,
+        **optional,
+    )
+    instance: dict[str, Any] = created["DBInstance"]
+    return instance
+
+
+def _ensure_subnet_group(
+    rds: Any, spec: RdsSpec, identifier: str, tags: list[dict[str, str]]
+) -> str:
+    """The subnet group named after the instance, created from spec.subnet_ids if missing."""
+    name = subnet_group_name(identifier)
+    try:
+        rds.create_db_subnet_group(
+            DBSubnetGroupName=name,
+            DBSubnetGroupDescription=f"FarFlow: subnets of the RDS instance {identifier}",
+            SubnetIds=spec.subnet_ids,
+            Tags=tags,
+        )
+    except ClientError as error:
+        if _code(error) != "DBSubnetGroupAlreadyExists":
+            raise
+    return name
+
+
+def _state(instance: dict[str, Any], secret: SecretState | None) -> DatabaseState:
+    endpoint = instance.get("Endpoint") or {}
+    port = endpoint.get("Port")
+    return DatabaseState(
+        identifier=str(instance["DBInstanceIdentifier"]),
+        arn=str(instance["DBInstanceArn"]),
+        status=str(instance["DBInstanceStatus"]),
+        host=endpoint.get("Address"),
+        port=None if port is None else int(port),
+        username=str(instance.get("MasterUsername", USERNAME)),
+        database=str(instance.get("DBName", DATABASE)),
+        secret_id=None if secret is None else secret.secret_id,
+        secret_arn=None if secret is None else secret.arn,
+    )
+
+
+def _instance_gone(rds: Any, identifier: str, owner: str, snapshot: bool) -> bool:
+    """Starts deleting our instance; True once no instance of ours is left."""
+    found = _instance(rds, identifier)
+    if found is None or _owner(found.get("TagList", [])) != owner:
+        return True
+    if found["DBInstanceStatus"] == "deleting":
+        return False
+    final = {"FinalDBSnapshotIdentifier": final_snapshot_identifier(identifier)}
+    try:
+        rds.delete_db_instance(
+            DBInstanceIdentifier=identifier,
+            SkipFinalSnapshot=not snapshot,
+            **(final if snapshot else {}),
+        )
+    except ClientError as error:
+        if _code(error) != _BUSY:
+            raise
+    return False
+
+
+def _delete_subnet_group(rds: Any, name: str, owner: str) -> None:
+    """Deletes the subnet group named after the instance, if it is ours."""
+    try:
+        arn = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0]
+        tags = rds.list_tags_for_resource(ResourceName=arn["DBSubnetGroupArn"])["TagList"]
+        if _owner(tags) == owner:
+            rds.delete_db_subnet_group(DBSubnetGroupName=name)
+    except ClientError as error:
+        if _code(error) != "DBSubnetGroupNotFoundFault":
+            raise

@@ -1,0 +1,149 @@
+"""The EKS Fargate profile (moto): one per configuration, tagged ours, replaced (never edited)
+when the configuration changes, the old one deleted only after the new one is ACTIVE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from farflow.aws.eks import (
+    Selector,
+    configured_name,
+    delete_fargate_profiles,
+    ensure_fargate_profile,
+)
+from farflow.aws.session import TAG_KEY, AwsError
+from tests.aws.moto_env import OWNER, unique
+from tests.fixtures.aws import REGION
+from tests.fixtures.aws_proxy import AwsProxy, Fault
+
+pytestmark = pytest.mark.aws
+ROLE = "arn:aws:iam::123456789012:role/farflow-pods"
+LABEL = {"farflow.io/fargate": "true"}
+SELECTORS: list[Selector] = [("airflow", LABEL)]
+
+
+@pytest.fixture
+def cluster(aws: AwsProxy) -> str:
+    """A new, ACTIVE EKS cluster."""
+    name = unique("eks")
+    boto3.client("eks").create_cluster(name=name, roleArn=ROLE, resourcesVpcConfig={})
+    return name
+
+
+def ensure(cluster: str, selectors: list[Selector], subnets: tuple[str, ...] = ()) -> Any:
+    return ensure_fargate_profile(
+        REGION,
+        cluster,
+        "farflow-airflow-demo",
+        pod_execution_role_arn=ROLE,
+        subnets=subnets,
+        selectors=selectors,
+        owner=OWNER,
+    )
+
+
+def profiles(cluster: str) -> dict[str, dict[str, Any]]:
+    eks = boto3.client("eks")
+    names = eks.list_fargate_profiles(clusterName=cluster)["fargateProfileNames"]
+    return {
+        name: eks.describe_fargate_profile(clusterName=cluster, fargateProfileName=name)[
+            "fargateProfile"
+        ]
+        for name in names
+    }
+
+
+def test_created_once_with_its_configuration_and_tag(cluster: str) -> None:
+    states = [ensure(cluster, SELECTORS) for _ in range(3)]
+    assert len({state.name for state in states}) == 1
+    [(name, found)] = profiles(cluster).items()
+    assert name == states[0].name
+    assert name.startswith("farflow-airflow-demo-")
+    assert states[-1].ready
+    assert states[-1].arn == found["fargateProfileArn"]
+    assert states[-1].retiring == ()
+    assert found["tags"] == {TAG_KEY: OWNER}
+    assert found["selectors"] == [{"namespace": "airflow", "labels": LABEL}]
+    assert found["podExecutionRoleArn"] == ROLE
+    assert found.get("subnets", []) == []  # none given: EKS uses the cluster's
+
+
+def test_subnets_are_passed_when_given(cluster: str) -> None:
+    state = ensure(cluster, SELECTORS, ("subnet-0123456789abcdef0",))
+    assert profiles(cluster)[state.name]["subnets"] == ["subnet-0123456789abcdef0"]
+
+
+def test_changed_selectors_replace_the_profile_after_the_new_one_is_active(
+    cluster: str,
+) -> None:
+    old = ensure(cluster, SELECTORS)
+    wider: list[Selector] = [*SELECTORS, ("tasks", LABEL)]
+    new = ensure(cluster, wider)
+    assert new.name != old.name
+    assert new.retiring == (old.name,)
+    assert set(profiles(cluster)) == {old.name, new.name}  # old kept: new not yet seen ACTIVE
+    ensure(cluster, wider)  # the new one is ACTIVE now: the old one goes
+    assert set(profiles(cluster)) == {new.name}
+    assert ensure(cluster, wider).retiring == ()
+    assert profiles(cluster)[new.name]["selectors"] == [
+        {"namespace": "airflow", "labels": LABEL},
+        {"namespace": "tasks", "labels": LABEL},
+    ]
+
+
+def test_names_are_deterministic_and_order_insensitive() -> None:
+    first = configured_name("p", OWNER, ROLE, ["subnet-b", "subnet-a"], [("a", {}), ("b", LABEL)])
+    again = configured_name("p", OWNER, ROLE, ["subnet-a", "subnet-b"], [("b", LABEL), ("a", {})])
+    assert first == again
+    assert configured_name("p", "other/owner", ROLE, [], [("a", {})]) != configured_name(
+        "p", OWNER, ROLE, [], [("a", {})]
+    )
+    long = configured_name("x" * 100 + ".y", OWNER, ROLE, [], [("a", {})])
+    assert len(long) == 100
+    assert "." not in long
+
+
+def test_delete_removes_ours_one_at_a_time_and_leaves_others(cluster: str) -> None:
+    boto3.client("eks").create_fargate_profile(
+        clusterName=cluster,
+        fargateProfileName="someone-elses",
+        podExecutionRoleArn=ROLE,
+        selectors=[{"namespace": "other"}],
+    )
+    ensure(cluster, SELECTORS)
+    ensure(cluster, [("tasks", {})])  # a second profile of ours, the first not retired yet
+    assert len(profiles(cluster)) == 3
+    rounds = [delete_fargate_profiles(REGION, cluster, OWNER) for _ in range(3)]
+    assert rounds == [False, False, True]
+    assert set(profiles(cluster)) == {"someone-elses"}
+
+
+def test_delete_on_a_missing_cluster_is_done(aws: AwsProxy) -> None:
+    assert delete_fargate_profiles(REGION, unique("gone"), OWNER) is True
+
+
+def test_a_missing_cluster_names_the_action(aws: AwsProxy) -> None:
+    with pytest.raises(AwsError) as missing:
+        ensure("no-such-cluster", SELECTORS)
+    assert missing.value.reason == "ResourceNotFoundException"
+    assert str(missing.value).startswith("eks:DescribeCluster no-such-cluster/farflow-airflow-")
+
+
+def test_denied_creation_names_the_action_and_creates_nothing(aws: AwsProxy, cluster: str) -> None:
+    aws.faults["eks:CreateFargateProfile"] = Fault("denied")
+    with pytest.raises(AwsError, match=r"^eks:CreateFargateProfile .* AccessDeniedException"):
+        ensure(cluster, SELECTORS)
+    assert profiles(cluster) == {}
+
+
+def test_denied_deletion_is_reported(aws: AwsProxy, cluster: str) -> None:
+    ensure(cluster, SELECTORS)
+    aws.faults["eks:DeleteFargateProfile"] = Fault("denied")
+    with pytest.raises(AwsError, match=f"^eks:DeleteFargateProfile {cluster} failed"):
+        delete_fargate_profiles(REGION, cluster, OWNER)
+    aws.faults.clear()
+    assert delete_fargate_profiles(REGION, cluster, OWNER) is False
+    assert delete_fargate_profiles(REGION, cluster, OWNER) is True

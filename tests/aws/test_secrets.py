@@ -1,0 +1,107 @@
+"""Generated secrets in Secrets Manager (moto): created once and tagged, never overwritten,
+deleted only when ours; failures name the action and never the value."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from farflow.aws.secrets import delete_secret, ensure_secret, generate_password, read_secret
+from farflow.aws.session import TAG_KEY, AwsError
+from tests.aws.moto_env import OWNER, unique
+from tests.fixtures.aws import REGION
+from tests.fixtures.aws_proxy import AwsProxy, Fault
+
+pytestmark = pytest.mark.aws
+
+
+def secret_id() -> str:
+    return f"airflow/{unique('ns')}/cluster/admin"
+
+
+def stored(secret: str) -> str:
+    return str(boto3.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"])
+
+
+def test_created_once_tagged_and_kept(aws: AwsProxy) -> None:
+    secret, queue = secret_id(), ["first", "second", "third"]
+    states = [ensure_secret(REGION, secret, lambda: queue.pop(0), OWNER) for _ in range(3)]
+    assert {state.value for state in states} == {"first"}
+    assert queue == ["second", "third"]  # the factory ran once
+    assert states[0].secret_id == secret
+    assert states[0].arn.startswith(f"arn:aws:secretsmanager:{REGION}:")
+    listed = boto3.client("secretsmanager").list_secrets(
+        Filters=[{"Key": "name", "Values": [secret]}]
+    )["SecretList"]
+    assert [found["Name"] for found in listed] == [secret]
+    assert listed[0]["Tags"] == [{"Key": TAG_KEY, "Value": OWNER}]
+    assert stored(secret) == "first"
+
+
+def test_an_existing_value_is_never_overwritten(aws: AwsProxy) -> None:
+    secret = secret_id()
+    boto3.client("secretsmanager").create_secret(Name=secret, SecretString="chosen-by-user")
+    state = ensure_secret(REGION, secret, lambda: "generated", OWNER)
+    assert state.value == "chosen-by-user"
+    assert stored(secret) == "chosen-by-user"
+
+
+def test_the_value_stays_out_of_repr(aws: AwsProxy) -> None:
+    state = ensure_secret(REGION, secret_id(), lambda: "hush-hush-value", OWNER)
+    assert "hush-hush-value" not in repr(state)
+    assert "hush-hush-value" not in str(state)
+
+
+def test_read_returns_the_value_or_none(aws: AwsProxy) -> None:
+    secret = secret_id()
+    assert read_secret(REGION, secret) is None
+    ensure_secret(REGION, secret, lambda: "v4lue", OWNER)
+    found = read_secret(REGION, secret)
+    assert found is not None
+    assert found.value == "v4lue"
+
+
+def test_delete_removes_ours_at_once(aws: AwsProxy) -> None:
+    secret = secret_id()
+    ensure_secret(REGION, secret, generate_password, OWNER)
+    assert delete_secret(REGION, secret, OWNER) is True
+    assert read_secret(REGION, secret) is None
+    assert delete_secret(REGION, secret, OWNER) is True  # missing counts as done
+    ensure_secret(REGION, secret, lambda: "again", OWNER)  # no recovery window holds the name
+    assert stored(secret) == "again"
+
+
+def test_delete_leaves_a_secret_that_is_not_ours(aws: AwsProxy) -> None:
+    secret = secret_id()
+    boto3.client("secretsmanager").create_secret(Name=secret, SecretString="theirs")
+    ensure_secret(REGION, secret, lambda: "ours", OWNER)
+    assert delete_secret(REGION, secret, OWNER) is True
+    assert stored(secret) == "theirs"
+
+
+def test_denied_creation_names_the_action_not_the_value(aws: AwsProxy) -> None:
+    secret = secret_id()
+    aws.faults["secretsmanager:CreateSecret"] = Fault("denied")
+    with pytest.raises(AwsError) as denied:
+        ensure_secret(REGION, secret, lambda: "never-shown-value", OWNER)
+    assert denied.value.reason == "AccessDeniedException"
+    assert str(denied.value).startswith(f"secretsmanager:CreateSecret {secret} failed:")
+    assert "never-shown-value" not in str(denied.value)
+    aws.faults.clear()
+    assert read_secret(REGION, secret) is None
+
+
+def test_denied_read_is_an_error_not_a_missing_secret(aws: AwsProxy) -> None:
+    secret, before = secret_id(), len(aws.actions)
+    aws.faults["secretsmanager:GetSecretValue"] = Fault("denied")
+    with pytest.raises(AwsError, match=f"^secretsmanager:GetSecretValue {secret} failed: Access"):
+        ensure_secret(REGION, secret, generate_password, OWNER)
+    assert "secretsmanager:CreateSecret" not in aws.actions[before:]
+
+
+def test_generated_passwords_are_long_random_and_plain() -> None:
+    passwords = {generate_password() for _ in range(50)}
+    assert len(passwords) == 50
+    for password in passwords:
+        assert len(password) == 32
+        assert not set(password) & set("/@\" %:?#&+'\\")

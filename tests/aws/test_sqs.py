@@ -1,0 +1,133 @@
+"""The broker's queues against moto: one queue (and dead-letter queue) however often ensured,
+attributes set in place only when they differ, and deletion of our queues only."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from farflow.api.spec import DeadLetterQueueSpec, SqsSpec
+from farflow.aws.session import TAG_KEY, AwsError
+from farflow.aws.sqs import dead_letter_queue_name, delete_queues, ensure_queues
+from tests.fixtures.aws import REGION
+from tests.fixtures.aws_proxy import AwsProxy
+
+pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("moto_env")]
+OWNER = "sqs/test"
+WRITES = ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue")
+
+
+@pytest.fixture
+def name() -> str:
+    return f"farflow-test-{uuid.uuid4().hex[:12]}"
+
+
+def sqs() -> Any:
+    return boto3.client("sqs")
+
+
+def with_dlq(max_receive_count: int = 5, **sqs_spec: Any) -> SqsSpec:
+    dlq = DeadLetterQueueSpec(enabled=True, max_receive_count=max_receive_count)
+    return SqsSpec(dead_letter_queue=dlq, **sqs_spec)
+
+
+def attributes(queue: str) -> dict[str, str]:
+    url = sqs().get_queue_url(QueueName=queue)["QueueUrl"]
+    return dict(sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
+
+
+def tags(queue: str) -> dict[str, str]:
+    url = sqs().get_queue_url(QueueName=queue)["QueueUrl"]
+    return dict(sqs().list_queue_tags(QueueUrl=url).get("Tags", {}))
+
+
+def queues(prefix: str) -> list[str]:
+    urls = sqs().list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+    return sorted(url.rsplit("/", 1)[-1] for url in urls)
+
+
+def redrive(queue: str) -> dict[str, Any]:
+    return dict(json.loads(attributes(queue)["RedrivePolicy"]))
+
+
+def test_queue_without_dead_letter_queue(name: str) -> None:
+    urls = ensure_queues(SqsSpec(visibility_timeout_seconds=600), {"default": name}, REGION, OWNER)
+    assert urls == {"default": sqs().get_queue_url(QueueName=name)["QueueUrl"]}
+    found = attributes(name)
+    assert (found["VisibilityTimeout"], found["SqsManagedSseEnabled"]) == ("600", "true")
+    assert "RedrivePolicy" not in found
+    assert tags(name) == {TAG_KEY: OWNER}
+    assert queues(name) == [name]
+
+
+def test_dead_letter_queue_made_once_however_often_ensured(name: str, aws_faults: AwsProxy) -> None:
+    spec = with_dlq(max_receive_count=7)
+    ensure_queues(spec, {"default": name}, REGION, OWNER)
+    called = len(aws_faults.actions)
+    urls = [ensure_queues(spec, {"default": name}, REGION, OWNER) for _ in range(2)]
+    assert [a for a in aws_faults.actions[called:] if a in WRITES] == []
+    assert urls[0] == urls[1] == {"default": sqs().get_queue_url(QueueName=name)["QueueUrl"]}
+    dlq = dead_letter_queue_name(name)
+    assert queues(name) == [name, dlq]
+    assert redrive(name) == {
+        "deadLetterTargetArn": attributes(dlq)["QueueArn"],
+        "maxReceiveCount": 7,
+    }
+    assert tags(dlq) == {TAG_KEY: OWNER}
+    assert attributes(dlq)["SqsManagedSseEnabled"] == "true"
+    assert attributes(dlq)["MessageRetentionPeriod"] == str(14 * 86400)
+
+
+def test_redrive_policy_updated_in_place_and_removed(name: str) -> None:
+    ensure_queues(with_dlq(), {"default": name}, REGION, OWNER)
+    ensure_queues(with_dlq(max_receive_count=2), {"default": name}, REGION, OWNER)
+    assert redrive(name)["maxReceiveCount"] == 2
+    ensure_queues(SqsSpec(), {"default": name}, REGION, OWNER)
+    assert "RedrivePolicy" not in attributes(name)
+    assert queues(name) == [name, dead_letter_queue_name(name)]  # dead letters are kept
+
+
+def test_changed_visibility_timeout_set_in_place(name: str) -> None:
+    ensure_queues(with_dlq(), {"default": name}, REGION, OWNER)
+    spec = with_dlq(visibility_timeout_seconds=900)
+    ensure_queues(spec, {"default": name}, REGION, OWNER)
+    assert attributes(name)["VisibilityTimeout"] == "900"
+    assert "RedrivePolicy" in attributes(name)
+
+
+def test_existing_queues_are_only_looked_up(name: str, aws_faults: AwsProxy) -> None:
+    url = sqs().create_queue(QueueName=name)["QueueUrl"]
+    called = len(aws_faults.actions)
+    spec = with_dlq(create=False)
+    assert ensure_queues(spec, {"default": name}, REGION, OWNER) == {"default": url}
+    assert aws_faults.actions[called:] == ["sqs:GetQueueUrl"]
+    with pytest.raises(AwsError, match=f"sqs:GetQueueUrl {name}-missing failed"):
+        ensure_queues(spec, {"default": f"{name}-missing"}, REGION, OWNER)
+
+
+def test_dead_letter_queue_names_fit_sqs() -> None:
+    long = "q" * 80
+    assert dead_letter_queue_name("farflow-ns-a-default") == "farflow-ns-a-default-dlq"
+    assert len(dead_letter_queue_name(long)) == 80
+    assert dead_letter_queue_name(long).endswith("-dlq")
+    assert dead_letter_queue_name(long) != dead_letter_queue_name("q" * 79 + "r")
+
+
+def test_deleting_removes_our_queues_and_dead_letter_queues(name: str) -> None:
+    names = {"default": name, "high": f"{name}-high"}
+    ensure_queues(with_dlq(), names, REGION, OWNER)
+    assert len(queues(name)) == 4
+    assert delete_queues(REGION, names.values(), OWNER)
+    assert queues(name) == []
+    assert delete_queues(REGION, names.values(), OWNER)  # gone already: done
+
+
+def test_deleting_leaves_queues_not_ours(name: str) -> None:
+    sqs().create_queue(QueueName=name)
+    sqs().create_queue(QueueName=dead_letter_queue_name(name), tags={TAG_KEY: "other/cluster"})
+    assert delete_queues(REGION, [name], OWNER)
+    assert queues(name) == [name, dead_letter_queue_name(name)]

@@ -1,0 +1,159 @@
+"""The operator creates, uses and deletes the AWS side of a cluster (moto on loopback)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from tests.cases import FULL, load, merged
+from tests.fixtures.aws_proxy import AwsProxy, Fault
+from tests.fixtures.operator import Operator, apply_cluster, get_json, wait_for, wait_ready
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+def aws_env(moto_server: dict[str, str]) -> Iterator[None]:
+    """boto3 in this test process pointed at moto, like the operator."""
+    saved = dict(os.environ)
+    os.environ.update(moto_server)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def network() -> tuple[list[str], str]:
+    """Two subnets and a security group in a fresh moto VPC."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"us-east-1{zone}"
+        )["Subnet"]["SubnetId"]
+        for i, zone in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(GroupName=f"airflow-{vpc}", Description="airflow", VpcId=vpc)[
+        "GroupId"
+    ]
+    return subnets, group
+
+
+def full_cluster(local_cluster: Any, namespace: str) -> dict[str, Any]:
+    subnets, group = network()
+    boto3.client("eks").create_cluster(
+        name=f"eks-{namespace}",
+        roleArn="arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig={"subnetIds": subnets},
+    )
+    tasks = f"{namespace}-tasks"
+    local_cluster.kubectl("create", "namespace", tasks)
+    create_secret(local_cluster, namespace, "airflow-admin", password="not-the-real-one")
+    return merged(
+        load(FULL),
+        {
+            "spec": {
+                "fargate": {"clusterName": f"eks-{namespace}", "profile": {"subnets": subnets}},
+                "database": {"rds": {"subnetIds": subnets, "securityGroupIds": [group]}},
+                "ecs": {
+                    "cluster": {"name": f"tasks-{namespace}"},
+                    "subnets": subnets,
+                    "securityGroupIds": [group],
+                },
+                "pods": {"namespace": tasks},
+                "logging": {"cloudwatch": {"logGroup": f"/farflow/{namespace}/full"}},
+            }
+        },
+    )
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in status["conditions"] if c["type"] == kind)
+    return found
+
+
+def gone(check: Any) -> bool:
+    try:
+        check()
+    except ClientError:
+        return True
+    return False
+
+
+def test_full_example_creates_everything_and_deletion_cleans_up(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None
+) -> None:
+    manifest = full_cluster(local_cluster, namespace)
+    local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+    local_cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s", "airflowcluster/full"
+    )
+
+    cluster = get_json(local_cluster, "-n", namespace, "af/full")
+    assert "farflow.io/aws-cleanup" in cluster["metadata"]["finalizers"]
+    aws = cluster["status"]["aws"]
+    assert aws["database"]["status"] == "available"
+    assert aws["fargateProfile"]["status"] == "ACTIVE"
+    assert set(aws["queueUrls"]) == {"default", "heavy"}
+    database = get_json(local_cluster, "-n", namespace, "secret/full-database")
+    assert set(database["data"]) == {"connection"}
+    config = get_json(local_cluster, "-n", namespace, "configmap/full-airflow-config")["data"]
+    assert config["AIRFLOW__AWS_ECS_EXECUTOR__CLUSTER"] == aws["ecsCluster"]
+    assert "full-task" in config["AIRFLOW_VAR_FARFLOW_ECS"]
+    logging = get_json(local_cluster, "-n", "aws-observability", "configmap/aws-logging")
+    assert f"# BEGIN farflow {namespace}/full" in logging["data"]["output.conf"]
+
+    local_cluster.kubectl("-n", namespace, "delete", "af/full", "--wait=false")
+    wait_for(
+        lambda: (
+            "NotFound"
+            in local_cluster.kubectl("-n", namespace, "get", "af/full", check=False).stderr
+        ),
+        120,
+        "the cluster deleted",
+    )
+
+    identifier = aws["database"]["instance"].rsplit(":", 1)[-1]
+    rds = boto3.client("rds")
+    assert gone(lambda: rds.describe_db_instances(DBInstanceIdentifier=identifier))
+    snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier=f"{identifier}-final")
+    assert len(snapshot["DBSnapshots"]) == 1  # deletionPolicy: Snapshot keeps one
+    sqs = boto3.client("sqs")
+    for url in aws["queueUrls"].values():
+        assert gone(lambda url=url: sqs.get_queue_attributes(QueueUrl=url))
+    assert gone(lambda: boto3.client("s3").head_bucket(Bucket=aws["dagBucket"]))
+    profiles = boto3.client("eks").list_fargate_profiles(clusterName=f"eks-{namespace}")
+    assert profiles["fargateProfileNames"] == []
+    clusters = boto3.client("ecs").describe_clusters(clusters=[aws["ecsCluster"]])["clusters"]
+    assert all(c["status"] == "INACTIVE" for c in clusters)
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/farflow/{namespace}/")
+    assert groups["logGroups"] == []
+    logging = get_json(local_cluster, "-n", "aws-observability", "configmap/aws-logging")
+    assert f"farflow {namespace}/full" not in logging["data"].get("output.conf", "")
+
+
+def test_access_denied_is_a_condition_and_the_rest_goes_on(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None, aws_faults: AwsProxy
+) -> None:
+    aws_faults.faults["logs:CreateLogGroup"] = Fault("denied")
+    logs = {"logGroup": f"/farflow/{namespace}/denied"}
+    apply_cluster(local_cluster, namespace, {"spec": {"logging": {"cloudwatch": logs}}})
+
+    def reported() -> bool:
+        status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
+        aws = condition(status, "AwsReady")
+        return aws["status"] == "False" and "logs:CreateLogGroup" in aws["message"]
+
+    wait_for(reported, 60, "AwsReady=False naming logs:CreateLogGroup")
+    status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
+    assert condition(status, "AwsReady")["reason"] == "AccessDeniedException"
+    assert condition(status, "BrokerReady")["status"] == "True"  # the queues went ahead
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/farflow/{namespace}/")
+    assert groups["logGroups"] == []
+    aws_faults.faults.clear()
+    wait_ready(local_cluster, namespace)
