@@ -13,7 +13,14 @@ from botocore.exceptions import ClientError
 
 from tests.cases import FULL, load, merged
 from tests.fixtures.aws_proxy import AwsProxy, Fault
-from tests.fixtures.operator import Operator, apply_cluster, get_json, wait_for, wait_ready
+from tests.fixtures.operator import (
+    Operator,
+    apply_cluster,
+    create_secret,
+    get_json,
+    wait_for,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.cluster
 
