@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, explain
+from farflow.aws.session import TAG_KEY, AwsError, client, failed
 from farflow.fargate import FargateSize, FargateSizeError, parse_cpu, parse_memory_mib, valid_sizes
+
+_failed = partial(failed, "ecs")
 
 CONTAINER = "task"
 _CAPACITY = {
@@ -161,10 +164,6 @@ def delete_ecs(
         return not delete_cluster or _deleted_cluster(ecs, cluster_name, owner)
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, f"{cluster_name} {family}") from error
-
-
-def _failed(error: ClientError | BotoCoreError, resource: str) -> AwsError:
-    return explain(error, f"ecs:{getattr(error, 'operation_name', 'Request')} {resource}")
 
 
 def _tags(owner: str) -> list[dict[str, str]]:

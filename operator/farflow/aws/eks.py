@@ -12,11 +12,14 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, explain
+from farflow.aws.session import TAG_KEY, client, error_code, failed
+
+_failed = partial(failed, "eks")
 
 ACTIVE = "ACTIVE"
 PENDING = "PENDING"  # not created yet: the EKS cluster is busy with another profile
@@ -103,19 +106,11 @@ def delete_fargate_profiles(region: str, cluster_name: str, owner: str) -> bool:
     return not ours
 
 
-def _failed(error: ClientError | BotoCoreError, target: str) -> AwsError:
-    return explain(error, f"eks:{getattr(error, 'operation_name', 'Request')} {target}")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _cluster_exists(eks: Any, cluster_name: str) -> bool:
     try:
         eks.describe_cluster(name=cluster_name)
     except ClientError as error:
-        if _code(error) == _MISSING:
+        if error_code(error) == _MISSING:
             return False
         raise
     return True
@@ -137,7 +132,7 @@ def _describe(eks: Any, cluster_name: str, name: str) -> dict[str, Any] | None:
     try:
         found = eks.describe_fargate_profile(clusterName=cluster_name, fargateProfileName=name)
     except ClientError as error:
-        if _code(error) == _MISSING:
+        if error_code(error) == _MISSING:
             return None
         raise
     profile: dict[str, Any] = found["fargateProfile"]
@@ -170,7 +165,7 @@ def _create(eks: Any, cluster_name: str, request: dict[str, Any]) -> dict[str, A
     try:
         created = eks.create_fargate_profile(clusterName=cluster_name, **request)
     except ClientError as error:
-        if _code(error) == _BUSY:
+        if error_code(error) == _BUSY:
             return {}
         raise
     profile: dict[str, Any] = created["fargateProfile"]
@@ -186,5 +181,5 @@ def _delete_one(eks: Any, cluster_name: str, profiles: list[dict[str, Any]]) -> 
             clusterName=cluster_name, fargateProfileName=profiles[0]["fargateProfileName"]
         )
     except ClientError as error:
-        if _code(error) != _BUSY:
+        if error_code(error) != _BUSY:
             raise

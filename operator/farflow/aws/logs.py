@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, explain
+from farflow.aws.session import TAG_KEY, client, failed
+
+_failed = partial(failed, "logs")
 
 
 def ensure_log_group(name: str, retention_days: int, region: str, owner: str) -> str:
@@ -39,10 +42,6 @@ def delete_log_group(region: str, name: str, owner: str) -> bool:
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, name) from error
     return True
-
-
-def _failed(error: ClientError | BotoCoreError, name: str) -> AwsError:
-    return explain(error, f"logs:{getattr(error, 'operation_name', 'Request')} {name}")
 
 
 def _find(logs: Any, name: str) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +22,16 @@ from farflow.aws.secrets import (
     generate_password,
     read_secret,
 )
-from farflow.aws.session import TAG_KEY, AwsError, client, explain, resource_name
+from farflow.aws.session import (
+    TAG_KEY,
+    AwsError,
+    client,
+    error_code,
+    failed,
+    resource_name,
+)
+
+_failed = partial(failed, "rds")
 
 USERNAME = "airflow"
 DATABASE = "airflow"
@@ -108,14 +118,6 @@ def delete_database(
     return delete_secret(region, password_secret_id, owner)
 
 
-def _failed(error: ClientError | BotoCoreError, identifier: str) -> AwsError:
-    return explain(error, f"rds:{getattr(error, 'operation_name', 'Request')} {identifier}")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _owner(tags: list[dict[str, str]]) -> str | None:
     return next((tag["Value"] for tag in tags if tag["Key"] == TAG_KEY), None)
 
@@ -132,7 +134,7 @@ def _instance(rds: Any, identifier: str) -> dict[str, Any] | None:
     try:
         found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     except ClientError as error:
-        if _code(error) == "DBInstanceNotFound":
+        if error_code(error) == "DBInstanceNotFound":
             return None
         raise
     instance: dict[str, Any] = found[0]
@@ -205,7 +207,7 @@ def _ensure_subnet_group(
             Tags=tags,
         )
     except ClientError as error:
-        if _code(error) != "DBSubnetGroupAlreadyExists":
+        if error_code(error) != "DBSubnetGroupAlreadyExists":
             raise
     return name
 
@@ -241,7 +243,7 @@ def _instance_gone(rds: Any, identifier: str, owner: str, snapshot: bool) -> boo
             **(final if snapshot else {}),
         )
     except ClientError as error:
-        if _code(error) != _BUSY:
+        if error_code(error) != _BUSY:
             raise
     return False
 
@@ -254,5 +256,5 @@ def _delete_subnet_group(rds: Any, name: str, owner: str) -> None:
         if _owner(tags) == owner:
             rds.delete_db_subnet_group(DBSubnetGroupName=name)
     except ClientError as error:
-        if _code(error) != "DBSubnetGroupNotFoundFault":
+        if error_code(error) != "DBSubnetGroupNotFoundFault":
             raise

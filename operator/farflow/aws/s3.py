@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, explain, resource_name
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, explain, resource_name
 
 # API operations whose IAM action has another name, so that errors name what to grant.
 _IAM_ACTIONS = {
@@ -81,10 +81,6 @@ def _failed(error: ClientError | BotoCoreError, bucket: str) -> AwsError:
     return explain(error, f"{_IAM_ACTIONS.get(operation, 's3:' + operation)} {bucket}")
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _not_ours(bucket: str, why: str) -> AwsError:
     return AwsError(
         "BucketNotOwned",
@@ -97,9 +93,9 @@ def _exists(s3: Any, bucket: str) -> bool:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as error:
-        if _code(error) in _MISSING:
+        if error_code(error) in _MISSING:
             return False
-        if _code(error) == "403":
+        if error_code(error) == "403":
             why = "belongs to another AWS account (or s3:ListBucket is denied)"
             raise _not_ours(bucket, why) from error
         raise
@@ -113,10 +109,10 @@ def _create(s3: Any, region: str, bucket: str, owner: str) -> bool:
     try:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={**location, "Tags": tags})
     except ClientError as error:
-        if _code(error) == "BucketAlreadyExists":
+        if error_code(error) == "BucketAlreadyExists":
             why = "is taken: bucket names are global and another account has it"
             raise _not_ours(bucket, why) from error
-        if _code(error) != "BucketAlreadyOwnedByYou":
+        if error_code(error) != "BucketAlreadyOwnedByYou":
             raise
         return False
     # Tags given at creation are atomic on AWS; the explicit write covers where they are ignored.
@@ -129,7 +125,7 @@ def _read(read: Callable[..., Any], bucket: str, key: str, missing: str) -> Any:
     try:
         return read(Bucket=bucket).get(key)
     except ClientError as error:
-        if _code(error) != missing:
+        if error_code(error) != missing:
             raise
         return None
 

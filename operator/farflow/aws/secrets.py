@@ -10,15 +10,19 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, explain
+from farflow.aws.session import TAG_KEY, client, error_code, failed
 
 # URL-safe characters only: no quoting in connection URLs, no '%' for config interpolation,
 # and none of the characters RDS refuses in a master password ('/', '@', '"', ' ').
 _ALPHABET = string.ascii_letters + string.digits + "-_.~"
+
+
+_failed = partial(failed, "secretsmanager")
 
 
 @dataclass(frozen=True)
@@ -66,20 +70,11 @@ def delete_secret(region: str, secret_id: str, owner: str) -> bool:
             return True
         manager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
     except ClientError as error:
-        if _code(error) != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise _failed(error, secret_id) from error
     except BotoCoreError as error:
         raise _failed(error, secret_id) from error
     return True
-
-
-def _failed(error: ClientError | BotoCoreError, secret_id: str) -> AwsError:
-    operation = getattr(error, "operation_name", "Request")
-    return explain(error, f"secretsmanager:{operation} {secret_id}")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _owner(tags: list[dict[str, str]]) -> str | None:
@@ -90,7 +85,7 @@ def _read(manager: Any, secret_id: str) -> SecretState | None:
     try:
         found = manager.get_secret_value(SecretId=secret_id)
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             return None
         raise
     return SecretState(str(found["Name"]), str(found["ARN"]), str(found["SecretString"]))
@@ -106,7 +101,9 @@ def _create(manager: Any, secret_id: str, value: str, owner: str) -> SecretState
             Tags=[{"Key": TAG_KEY, "Value": owner}],
         )
     except ClientError as error:
-        found = _read(manager, secret_id) if _code(error) == "ResourceExistsException" else None
+        found = (
+            _read(manager, secret_id) if error_code(error) == "ResourceExistsException" else None
+        )
         if found is None:
             raise
         return found

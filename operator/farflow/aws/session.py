@@ -58,3 +58,14 @@ def explain(error: ClientError | BotoCoreError, action: str) -> AwsError:
         text = error.response.get("Error", {}).get("Message", "")
         return AwsError(code, f"{action} failed: {code}: {text}")
     return AwsError("AwsUnreachable", f"{action} failed: {error}")
+
+
+def error_code(error: ClientError) -> str:
+    """AWS's error code of a failed call, such as AccessDenied."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def failed(service: str, error: ClientError | BotoCoreError, resource: str) -> AwsError:
+    """An AwsError naming the IAM action of the call that failed (service:Operation)."""
+    operation = getattr(error, "operation_name", "Request")
+    return explain(error, f"{service}:{operation} {resource}")

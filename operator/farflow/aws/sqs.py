@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.spec import SqsSpec
-from farflow.aws.session import TAG_KEY, AwsError, client, explain, resource_name
+from farflow.aws.session import TAG_KEY, client, failed, resource_name
+
+_failed = partial(failed, "sqs")
 
 _NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 _NAME_LIMIT = 80
@@ -62,10 +65,6 @@ def delete_queues(region: str, names: Iterable[str], owner: str) -> bool:
             except (ClientError, BotoCoreError) as error:
                 raise _failed(error, target) from error
     return True
-
-
-def _failed(error: ClientError | BotoCoreError, sqs_name: str) -> AwsError:
-    return explain(error, f"sqs:{getattr(error, 'operation_name', 'Request')} {sqs_name}")
 
 
 def _url(sqs: Any, sqs_name: str) -> str:
