@@ -90,8 +90,7 @@ def creates_aws(spec: AirflowClusterSpec) -> bool:
             spec.admin.password_secret_ref is None,
             spec.dags.s3 is not None and spec.dags.s3.create,
             spec.fargate.profile.create,
-            spec.ecs is not None and spec.ecs.cluster.create,
-            spec.ecs is not None,  # task definitions
+            spec.ecs is not None,  # task definitions, and the cluster with cluster.create
         )
     )
 
