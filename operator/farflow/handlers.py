@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from farflow.api.resource import GROUP, PLURAL, VERSION
+from farflow.aws.session import AwsError
 from farflow.kube.client import Kube
 from farflow.reconcile import FINALIZER, InvalidSpecError, clean_up, reconcile
 
@@ -54,7 +55,10 @@ def resync(body: kopf.Body, **_: Any) -> None:
 
 
 def on_delete(body: kopf.Body, **_: Any) -> None:
-    delay = clean_up(_plain(body), _kube())
+    try:
+        delay = clean_up(_plain(body), _kube())
+    except AwsError as error:  # e.g. a missing IAM right: say which, and try again later
+        raise kopf.TemporaryError(f"AWS cleanup failed: {error}", delay=60) from error
     if delay is not None:
         raise kopf.TemporaryError("AWS cleanup still running", delay=delay)
 
