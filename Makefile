@@ -39,11 +39,13 @@ unit: .venv/.synced ## the unit tier only
 cluster: .venv/.synced controlplane ## the cluster tier only (starts its own control plane)
 	$(PY) -m pytest -m cluster
 
-crd: .venv/.synced ## regenerate crds/airflowcluster.yaml from the models
+crd: .venv/.synced ## regenerate the CRD from the models (crds/ and the chart's copy)
 	.venv/bin/farflow crd > crds/airflowcluster.yaml
+	cp crds/airflowcluster.yaml charts/farflow-operator/crds/airflowcluster.yaml
 
-controlplane: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok
+controlplane: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok, helm
 	bash tests/controlplane/build.sh
+	bash tests/controlplane/helm/build.sh
 
 cluster-up: controlplane .venv/.synced ## start the local control plane (.farflow/kubeconfig)
 	$(PY) tests/controlplane/localcluster.py up

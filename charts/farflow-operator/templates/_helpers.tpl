@@ -1,0 +1,98 @@
+{{/* The release's name when it says farflow already (`helm install farflow`), else
+<release>-farflow-operator; every object of the chart is named so. */}}
+{{- define "farflow.fullname" -}}
+{{- if contains "farflow" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "farflow.serviceAccountName" -}}
+{{- .Values.serviceAccount.name | default (include "farflow.fullname" .) -}}
+{{- end -}}
+
+{{- define "farflow.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "farflow.labels" -}}
+{{ include "farflow.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "farflow.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* The kopf peering the replicas share; only used when replicas > 1. */}}
+{{- define "farflow.peering" -}}
+{{- include "farflow.fullname" . -}}
+{{- end -}}
+
+{{/*
+The rules the operator needs in each namespace it watches (as a Role) or in all of them (as a
+ClusterRole). Each rule says which code uses it; keep it in step with operator/farflow.
+*/}}
+{{- define "farflow.namespacedRules" -}}
+# kopf: list and watch AirflowClusters, patch their finalizers/annotations (kopf and
+# reconcile.py) and their status (reconcile.py).
+- apiGroups: ["farflow.io"]
+  resources: ["airflowclusters"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["farflow.io"]
+  resources: ["airflowclusters/status"]
+  verbs: ["patch"]
+# kube/apply.py: server-side apply (patch; creating an object by apply also needs create)
+# after a get, create-once Secrets and Jobs, and pruning (list + delete) of these kinds;
+# kube/observe.py reads Deployments, Jobs, Services and the database Secret.
+- apiGroups: [""]
+  resources: ["serviceaccounts", "secrets", "configmaps", "services"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+# kopf and kube/events.py post Events.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+# build/rbac.py grants these to Airflow's task runner; a Role can only grant what its author
+# holds (RBAC escalation check), so the operator holds exactly them.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["create", "delete", "get", "list", "patch", "watch"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get", "list"]
+- apiGroups: [""]
+  resources: ["pods/exec"]
+  verbs: ["create", "get"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["get", "list", "watch"]
+{{- if gt (int .Values.replicas) 1 }}
+# kopf peering between the replicas (--peering).
+- apiGroups: ["kopf.dev"]
+  resources: ["kopfpeerings"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+{{- end -}}
