@@ -121,7 +121,7 @@ def _forward_pod_logs(
 def clean_up(body: dict[str, Any], kube: Kube) -> float | None:
     """On deletion: removes what FarFlow made outside the owner's reach (AWS resources, task
     namespace objects, the pod log routing); seconds until it should look again, or None."""
-    cluster = parse({k: body[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    cluster = parse(_manifest(body))
     spec, meta = resolve(cluster), cluster.metadata
     if spec.pods.namespace and spec.pods.namespace != meta.namespace:
         prune(kube, meta.name, {spec.pods.namespace}, [])
@@ -129,9 +129,14 @@ def clean_up(body: dict[str, Any], kube: Kube) -> float | None:
     return None if remove_aws(cluster, spec) else PROGRESS_RETRY
 
 
+def _manifest(body: dict[str, Any]) -> dict[str, Any]:
+    """The object as a user wrote it: what the spec model validates (status is ours)."""
+    return {key: body[key] for key in ("apiVersion", "kind", "metadata", "spec")}
+
+
 def _parsed(body: dict[str, Any], report: Report) -> AirflowCluster:
     try:
-        return parse({k: body[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+        return parse(_manifest(body))
     except ValidationError as error:
         message = "; ".join(str(e) for e in field_errors(error))
         report.invalid = message
@@ -158,12 +163,13 @@ def _apply(
     if prune_extra:
         namespaces = {planned.names.namespace, planned.task_namespace}
         prune(kube, planned.names.cluster, namespaces, wanted)
+    seen: dict[str, observe.DeploymentState] = {}  # read while rolling; not read twice
     try:
         if not _migrated(planned, kube, report):
             return None if report.failed else PROGRESS_RETRY
-        return _roll(planned, deployments, kube)
+        return _roll(planned, deployments, kube, seen)
     finally:
-        _observe_components(planned, kube, report)
+        _observe_components(planned, kube, report, seen)
 
 
 def _migrated(planned: Plan, kube: Kube, report: Report) -> bool:
@@ -182,22 +188,33 @@ def _migrated(planned: Plan, kube: Kube, report: Report) -> bool:
     return job.phase == "Complete"
 
 
-def _roll(planned: Plan, deployments: list[Manifest], kube: Kube) -> float | None:
-    """Applies the Deployments stage by stage; a stage starts once the one before is out."""
+def _roll(
+    planned: Plan,
+    deployments: list[Manifest],
+    kube: Kube,
+    seen: dict[str, observe.DeploymentState],
+) -> float | None:
+    """Applies the Deployments stage by stage; a stage starts once the one before is out.
+    Records in ``seen`` the state of each component it looked at."""
     for stage in sorted({c.rollout_stage for c in planned.components}):
-        names = {planned.names.of(c.name) for c in planned.components if c.rollout_stage == stage}
+        staged = [c.name for c in planned.components if c.rollout_stage == stage]
+        names = {planned.names.of(name) for name in staged}
         sync(kube, [m for m in deployments if m["metadata"]["name"] in names])
-        states = [observe.deployment(kube, name, planned.names.namespace) for name in names]
-        if not all(state.rolled_out for state in states):
+        for name in staged:
+            seen[name] = observe.deployment(kube, planned.names.of(name), planned.names.namespace)
+        if not all(seen[name].rolled_out for name in staged):
             return PROGRESS_RETRY
     return None
 
 
-def _observe_components(planned: Plan, kube: Kube, report: Report) -> None:
+def _observe_components(
+    planned: Plan, kube: Kube, report: Report, seen: dict[str, observe.DeploymentState]
+) -> None:
     namespace = planned.names.namespace
     for condition, components in AVAILABILITY.items():
         states = {
-            c.name: observe.deployment(kube, planned.names.of(c.name), namespace)
+            c.name: seen.get(c.name)
+            or observe.deployment(kube, planned.names.of(c.name), namespace)
             for c in planned.components
             if c.name in components
         }

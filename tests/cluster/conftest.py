@@ -45,16 +45,17 @@ def local_cluster(
 @pytest.fixture
 def namespace(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace for one test, deleted (without waiting) afterwards."""
-    yield from _namespace(local_cluster, request.node.name)
+    yield from temporary_namespace(local_cluster, request.node.name)
 
 
 @pytest.fixture(scope="module")
 def module_namespace(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace shared by the tests of one module, for many cheap checks."""
-    yield from _namespace(local_cluster, request.module.__name__.rsplit(".", 1)[-1])
+    yield from temporary_namespace(local_cluster, request.module.__name__.rsplit(".", 1)[-1])
 
 
-def _namespace(cluster: LocalCluster, label: str) -> Iterator[str]:
+def temporary_namespace(cluster: LocalCluster, label: str) -> Iterator[str]:
+    """A namespace named after ``label``, for as long as the caller iterates; then deleted."""
     name = _namespace_name(label)
     cluster.kubectl("create", "namespace", name)
     try:

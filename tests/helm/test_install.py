@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.conftest import _namespace
+from tests.cluster.conftest import temporary_namespace
 from tests.fixtures.operator import (
     DB_URL,
     RESYNC_SECONDS,
@@ -93,7 +93,7 @@ def release(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Release]:
     """The chart installed into a fresh namespace that enforces Pod Security "restricted"."""
-    namespaces = _namespace(local_cluster, f"helm-{request.param}")
+    namespaces = temporary_namespace(local_cluster, f"helm-{request.param}")
     namespace = next(namespaces)
     local_cluster.kubectl(
         "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"

@@ -16,9 +16,7 @@ from farflow.aws.sqs import delete_queues, queue_names
 
 def remove_aws(cluster: AirflowCluster, spec: AirflowClusterSpec) -> bool:
     """One pass of cleanup; True once every part is done."""
-    meta = cluster.metadata
-    logs = spec.logging.cloudwatch.log_group or f"/farflow/{meta.namespace}/{meta.name}"
-    target = Target(region_of(spec), meta.namespace, meta.name, logs)
+    target = Target.of(cluster, spec, region_of(spec))
     parts = (_ecs, _fargate_profiles, _database, _dag_bucket, _queues, _logs, _admin_password)
     done = [part(spec, target) for part in parts]  # every part runs, finished or not
     return all(done)

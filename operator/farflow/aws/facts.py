@@ -40,6 +40,14 @@ class Target:
     def named(self, suffix: str = "", limit: int = 80) -> str:
         return resource_name(self.namespace, self.name, suffix, limit)
 
+    @classmethod
+    def of(cls, cluster: AirflowCluster, spec: AirflowClusterSpec, region: str) -> Target:
+        """The target of a resolved spec (`farflow.api.resolve` names the log group)."""
+        log_group = spec.logging.cloudwatch.log_group
+        if log_group is None:
+            raise ValueError("the spec must be resolved first (farflow.api.resolve)")
+        return cls(region, cluster.metadata.namespace, cluster.metadata.name, log_group)
+
     def secret_id(self, purpose: str) -> str:
         return f"airflow/{self.namespace}/{self.name}/{purpose}"
 
@@ -103,8 +111,7 @@ def gather(cluster: AirflowCluster, spec: AirflowClusterSpec) -> Gathered:
     if region is None:
         _conclude(gathered)
         return gathered
-    logs = spec.logging.cloudwatch.log_group or f"/farflow/{meta.namespace}/{meta.name}"
-    target = Target(region, meta.namespace, meta.name, logs)
+    target = Target.of(cluster, spec, region)
     names = queue_names(spec.broker.sqs, spec.workers.queues, meta.namespace, meta.name)
     queues = gathered.attempt(lambda: ensure_queues(spec.broker.sqs, names, region, target.owner))
     log_group = gathered.attempt(lambda: _log_group(spec, target))
