@@ -8,7 +8,7 @@ TOOLS := .farflow/tools
 UV := $(TOOLS)/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help run test lint unit cluster crd controlplane cluster-up cluster-down clean
+.PHONY: help run test lint unit cluster e2e crd controlplane system-packages cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -18,14 +18,14 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python 3.11
+	$(UV) sync --frozen --python 3.11 --extra airflow
 	touch $@
 
 run: .venv/.synced ## validate the examples and print them with every default resolved
 	.venv/bin/farflow validate -f examples/
 	.venv/bin/farflow resolve -f examples/airflowcluster-minimal.yaml
 
-test: lint controlplane ## lint, type-check and run every test tier
+test: lint controlplane system-packages ## lint, type-check and run every test tier
 	$(PY) -m pytest
 
 lint: .venv/.synced ## ruff, ruff format, mypy (strict on operator/farflow)
@@ -39,6 +39,9 @@ unit: .venv/.synced ## the unit tier only
 cluster: .venv/.synced controlplane ## the cluster tier only (starts its own control plane)
 	$(PY) -m pytest -m cluster
 
+e2e: .venv/.synced controlplane system-packages ## the e2e tier: real Airflow, PostgreSQL, moto, Chromium
+	$(PY) -m pytest -m e2e
+
 crd: .venv/.synced ## regenerate the CRD from the models (crds/ and the chart's copy)
 	.venv/bin/farflow crd > crds/airflowcluster.yaml
 	cp crds/airflowcluster.yaml charts/farflow-operator/crds/airflowcluster.yaml
@@ -46,6 +49,9 @@ crd: .venv/.synced ## regenerate the CRD from the models (crds/ and the chart's 
 controlplane: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok, helm
 	bash tests/controlplane/build.sh
 	bash tests/controlplane/helm/build.sh
+
+system-packages: ## PostgreSQL and Chromium from Debian's packages (the e2e tier)
+	bash tests/e2e/system-packages.sh
 
 cluster-up: controlplane .venv/.synced ## start the local control plane (.farflow/kubeconfig)
 	$(PY) tests/controlplane/localcluster.py up

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.aws", "tests.fixtures.operator"]
+pytest_plugins = [
+    "tests.fixtures.aws",
+    "tests.fixtures.controlplane",
+    "tests.fixtures.operator",
+    "tests.fixtures.postgres",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

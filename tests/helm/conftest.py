@@ -1,5 +1,5 @@
 """The Helm tier's fixtures: Helm built from its Go module, checkov in a venv of its own, and
-the cluster tier's local control plane (re-exported: fixtures are found by name)."""
+the shared local control plane (tests/fixtures/controlplane.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,6 @@ import pytest
 import yaml
 
 from tests.cases import ROOT
-from tests.cluster.conftest import (  # noqa: F401  (fixtures, used by name)
-    controlplane_binaries,
-    local_cluster,
-    module_namespace,
-)
 
 CHART = ROOT / "charts" / "farflow-operator"
 VALUES = Path(__file__).with_name("values")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.conftest import temporary_namespace
+from tests.fixtures.controlplane import temporary_namespace
 from tests.fixtures.operator import (
     DB_URL,
     RESYNC_SECONDS,
