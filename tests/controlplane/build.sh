@@ -3,6 +3,8 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, all from
 # their Go modules (pinned by go.mod/go.sum here and in kwok/), plus kwok-stages.yaml: the
 # default stages of the pinned kwok release, which the kwok binary itself does not load.
+# kwok is built with the patches in kwok/*.patch applied (each says why); copies of them are
+# published beside the binaries, so a .farflow/bin built without one looks incomplete.
 #
 # Built binaries are kept in a cache outside the repository, keyed by a hash of the module
 # files and this script, so a second build on the same machine only re-links .farflow/bin.
@@ -12,13 +14,17 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
 bin_dir="$repo_root/.farflow/bin"
+kwok_patches=("$here"/kwok/*.patch)
 artifacts=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwok-stages.yaml)
+artifacts+=("${kwok_patches[@]##*/}")
 
 cache_root="${FARFLOW_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/farflow/controlplane}"
-key="$(cd "$here" && cat go.mod go.sum kwok/go.mod kwok/go.sum build.sh | sha256sum | cut -c1-16)"
+key="$(cd "$here" && cat go.mod go.sum kwok/go.mod kwok/go.sum kwok/*.patch build.sh \
+  | sha256sum | cut -c1-16)"
 cache_dir="$cache_root/$key"
 
 export CGO_ENABLED=0
+go_build=(go build -trimpath -buildvcs=false)
 
 log() { printf 'controlplane: %s\n' "$*" >&2; }
 
@@ -49,7 +55,7 @@ kube_ldflags() {
 }
 
 build_into() {  # build_into DIR: builds every binary into DIR
-  local out="$1" go_build=(go build -trimpath -buildvcs=false)
+  local out="$1"
   log "building Kubernetes $(module_version "$here" k8s.io/kubernetes) (this takes a while cold)"
   (cd "$here" && "${go_build[@]}" -ldflags "$(kube_ldflags)" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
@@ -58,9 +64,28 @@ build_into() {  # build_into DIR: builds every binary into DIR
     k8s.io/kubernetes/cmd/kubectl)
   log "building etcd $(module_version "$here" go.etcd.io/etcd/server/v3)"
   (cd "$here" && "${go_build[@]}" -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
-  log "building kwok $(module_version "$here/kwok" sigs.k8s.io/kwok)"
-  (cd "$here/kwok" && "${go_build[@]}" -ldflags "-s -w" -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  log "building kwok $(module_version "$here/kwok" sigs.k8s.io/kwok) with ${kwok_patches[*]##*/}"
+  build_kwok "$out"
   kwok_stages > "$out/kwok-stages.yaml"
+}
+
+build_kwok() {  # build_kwok DIR: kwok from a copy of its pinned module with kwok/*.patch applied
+  local out="$1" work="$1/.kwok-build" patch
+  # The module cache is read-only (and go build -overlay may not replace files in it), so
+  # build from a patched copy that a throwaway copy of kwok/go.mod points to.
+  mkdir "$work"
+  cp -R "$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)" "$work/kwok"
+  chmod -R u+w "$work/kwok"
+  for patch in "${kwok_patches[@]}"; do
+    patch --batch --forward --quiet -p1 -d "$work/kwok" < "$patch"
+    cp "$patch" "$out/"
+  done
+  cp "$here/kwok/go.mod" "$work/go.mod"
+  cp "$here/kwok/go.sum" "$work/go.sum"
+  go mod edit -replace="sigs.k8s.io/kwok=$work/kwok" "$work/go.mod"
+  (cd "$here/kwok" && "${go_build[@]}" -modfile="$work/go.mod" -ldflags "-s -w" \
+    -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  rm -rf "$work"
 }
 
 kwok_stages() {
@@ -80,6 +105,10 @@ staging=""  # global, so the EXIT trap still sees it when the build fails
 fill_cache() {
   if ! command -v go >/dev/null; then
     log "Go (1.26 or later) is needed to build the control plane; it is not on PATH"
+    exit 1
+  fi
+  if ! command -v patch >/dev/null; then
+    log "patch is needed to build kwok (apt-get install patch); it is not on PATH"
     exit 1
   fi
   mkdir -p "$cache_root"

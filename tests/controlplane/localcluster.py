@@ -3,11 +3,12 @@
 Runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok as processes bound
 to 127.0.0.1, from the binaries that tests/controlplane/build.sh puts in .farflow/bin. kwok
 plays the kubelet of three simulated EKS Fargate nodes: pods get scheduled, become Running and
-Ready, and Job pods succeed, but no container ever runs.
+Ready, and Job pods succeed, but no container ever runs. kwok also serves the nodes' kubelet
+API over HTTPS, so pod logs work: every container's are the lines of kwok-container.log.
 
 One implementation for both callers: `make cluster-up` / `make cluster-down` use the CLI at
 the bottom (`python tests/controlplane/localcluster.py up|down|status`), and
-tests/cluster/conftest.py calls up() and down() on a temporary state directory.
+tests/fixtures/controlplane.py calls up() and down() on a temporary state directory.
 
 State directory layout: kubeconfig (admin), audit.log, pids, logs/<component>.log, and
 cluster/ (certificates, etcd data, component configuration), rebuilt on every `up`.
@@ -55,6 +56,11 @@ BINARIES = (
     "kwok",
 )
 KWOK_STAGES = BIN_DIR / "kwok-stages.yaml"
+# The patches build.sh applies to kwok; it publishes a copy of each beside the binaries.
+KWOK_PATCHES = tuple(sorted(Path(__file__).parent.glob("kwok/*.patch")))
+KWOK_TASK_STAGES = Path(__file__).with_name("kwok-task-stages.yaml")
+# What kwok answers for pod logs; `up` writes it to the state directory with absolute paths.
+KWOK_LOGS = Path(__file__).with_name("kwok-logs.yaml")
 
 HOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -181,9 +187,18 @@ class CertificateAuthority:
         self.files = self._write("ca", self._cert, self._key)
 
     def issue(
-        self, name: str, common_name: str, *, server: bool, groups: tuple[str, ...] = ()
+        self,
+        name: str,
+        common_name: str,
+        *,
+        server: bool,
+        groups: tuple[str, ...] = (),
+        names: x509.SubjectAlternativeName | None = None,
     ) -> KeyPair:
-        """A certificate for a loopback server (``server``) or a client identity."""
+        """A certificate for a loopback server (``server``) or a client identity.
+
+        A server certificate is valid for ``names``, by default the API server's.
+        """
         key = ec.generate_private_key(ec.SECP256R1())
         attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
         attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
@@ -196,7 +211,7 @@ class CertificateAuthority:
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
         if server:
-            builder = builder.add_extension(_server_names(), critical=False)
+            builder = builder.add_extension(names or _apiserver_names(), critical=False)
         return self._write(name, builder.sign(self._key, hashes.SHA256()), key)
 
     def _write(self, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> KeyPair:
@@ -234,12 +249,19 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def _server_names() -> x509.SubjectAlternativeName:
+def _apiserver_names() -> x509.SubjectAlternativeName:
     # Loopback, plus the names and service IP in-cluster clients use for the API server.
-    dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
+    dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc"]
     dns.append("kubernetes.default.svc.cluster.local")
-    ips = [ipaddress.IPv4Address(HOST), next(ipaddress.IPv4Network(SERVICE_CIDR).hosts())]
-    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns]
+    return _loopback_names(*dns, service_ip=next(ipaddress.IPv4Network(SERVICE_CIDR).hosts()))
+
+
+def _loopback_names(
+    *dns: str, service_ip: ipaddress.IPv4Address | None = None
+) -> x509.SubjectAlternativeName:
+    """127.0.0.1 and localhost, plus ``dns`` and ``service_ip``."""
+    ips = [ipaddress.IPv4Address(HOST), *([service_ip] if service_ip else [])]
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in ("localhost", *dns)]
     return x509.SubjectAlternativeName(names + [x509.IPAddress(ip) for ip in ips])
 
 
@@ -267,6 +289,8 @@ class Pki:
     controller_manager: KeyPair
     scheduler: KeyPair
     kwok: KeyPair
+    kwok_serving: KeyPair
+    apiserver_kubelet_client: KeyPair
     service_account_key: Path
     service_account_public_key: Path
 
@@ -295,6 +319,15 @@ def make_pki(directory: Path) -> Pki:
         scheduler=ca.issue("scheduler", "system:kube-scheduler", server=False),
         # "system:" so audit-log readers can tell kwok's simulated kubelet from real clients.
         kwok=ca.issue("kwok", "system:kwok", server=False, groups=("system:masters",)),
+        # kwok's kubelet server, which the API server reaches at 127.0.0.1 for pod logs.
+        kwok_serving=ca.issue("kwok-serving", "kwok", server=True, names=_loopback_names()),
+        # The API server's identity towards kubelets, named as kubeadm names it.
+        apiserver_kubelet_client=ca.issue(
+            "apiserver-kubelet-client",
+            "kube-apiserver-kubelet-client",
+            server=False,
+            groups=("system:masters",),
+        ),
         service_account_key=sa_private,
         service_account_public_key=sa_public,
     )
@@ -566,6 +599,12 @@ def _apiserver(paths: StatePaths, ports: Ports, pki: Pki) -> Component:
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         f"--proxy-client-cert-file={pki.front_proxy_client.cert}",
         f"--proxy-client-key-file={pki.front_proxy_client.key}",
+        # Pod logs: the API server reaches the nodes' kubelet, kwok, at the node's InternalIP
+        # (127.0.0.1) and kubelet port, over HTTPS verified against the cluster CA.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-certificate-authority={pki.ca.cert}",
+        f"--kubelet-client-certificate={pki.apiserver_kubelet_client.cert}",
+        f"--kubelet-client-key={pki.apiserver_kubelet_client.key}",
         # The endpoints of the `kubernetes` Service may not be a loopback address.
         "--endpoint-reconciler-type=none",
         f"--audit-policy-file={audit_policy}",
@@ -634,12 +673,39 @@ def _kwok(paths: StatePaths, ports: Ports, pki: Pki) -> Component:
         # kwok's own default stages (node-initialize, node-heartbeat, pod-ready, pod-complete
         # for Job pods, pod-delete), taken from the pinned kwok module by build.sh.
         f"--config={KWOK_STAGES}",
+        # ...and how the pods Airflow creates end (kwok runs no containers).
+        f"--config={KWOK_TASK_STAGES}",
+        # ...and what it answers for pod logs.
+        f"--config={write_kwok_logs_config(paths.work / KWOK_LOGS.name)}",
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector={}={}".format(*KWOK_NODE_ANNOTATION),
         f"--cidr={POD_CIDR}",
+        # The kubelet server (pod logs), HTTPS with a certificate from the cluster CA. kwok
+        # multiplexes plain HTTP on the same port; it asks for no client certificate.
         f"--server-address={HOST}:{ports.kwok}",
+        f"--tls-cert-file={pki.kwok_serving.cert}",
+        f"--tls-private-key-file={pki.kwok_serving.key}",
+        # What kwok's node-initialize stage writes to a node's status if missing: fargate_node
+        # sets both already (InternalIP 127.0.0.1, kubelet port), kwok keeps them the same.
+        f"--node-ip={HOST}",
+        f"--node-port={ports.kwok}",
     ]
-    return Component("kwok", argv, f"http://{HOST}:{ports.kwok}/healthz")
+    return Component("kwok", argv, f"https://{HOST}:{ports.kwok}/healthz")
+
+
+def write_kwok_logs_config(path: Path) -> Path:
+    """kwok-logs.yaml with each ``logsFile`` made absolute (relative ones are to its directory).
+
+    kwok resolves a relative path against its working directory, which is wherever `up` ran.
+    """
+    documents = list(yaml.safe_load_all(KWOK_LOGS.read_text()))
+    for document in documents:
+        for log in document["spec"]["logs"]:
+            for key in ("logsFile", "previousLogsFile"):
+                if key in log:
+                    log[key] = str((KWOK_LOGS.parent / log[key]).resolve())
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return path
 
 
 def _component_kubeconfig(path: Path, ports: Ports, pki: Pki, user: str, client: KeyPair) -> None:
@@ -655,14 +721,16 @@ def _server(ports: Ports) -> str:
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
-def fargate_node(index: int) -> dict[str, Any]:
+def fargate_node(index: int, kubelet_port: int) -> dict[str, Any]:
     """A Node as EKS Fargate registers one, for kwok to play the kubelet of.
 
-    Real Fargate runs one pod per node; these take 110 so tests need only three nodes.
+    Named and labelled as on EKS (the name carries the private IP a Fargate node would have),
+    but its InternalIP is 127.0.0.1 and its kubelet port kwok's: that is where the API server
+    finds the kubelet for pod logs. Real Fargate runs one pod per node; these take 110 so
+    tests need only three nodes.
     """
     zone = ZONES[index % len(ZONES)]
-    address = f"10.0.{index + 1}.10"
-    name = f"fargate-ip-{address.replace('.', '-')}.ec2.internal"
+    name = f"fargate-ip-10-0-{index + 1}-10.ec2.internal"
     resources = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "20Gi"}
     return {
         "apiVersion": "v1",
@@ -682,9 +750,10 @@ def fargate_node(index: int) -> dict[str, Any]:
         },
         "status": {
             "addresses": [
-                {"type": "InternalIP", "address": address},
+                {"type": "InternalIP", "address": HOST},
                 {"type": "Hostname", "address": name},
             ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
             "allocatable": resources,
             "capacity": resources,
         },
@@ -808,7 +877,7 @@ def _start(startup: _Startup, ports: Ports, pki: Pki) -> tuple[str, ...]:
             url = component.health_url
             startup.wait(f"{component.name} to serve {url}", partial(probe.ok, url), component.name)
     api = _server(ports)
-    nodes = [fargate_node(index) for index in range(len(ZONES))]
+    nodes = [fargate_node(index, ports.kwok) for index in range(len(ZONES))]
     for node in nodes:
         probe.post_json(f"{api}/api/v1/nodes", node)
     names = tuple(node["metadata"]["name"] for node in nodes)
@@ -827,8 +896,11 @@ def _start(startup: _Startup, ports: Ports, pki: Pki) -> tuple[str, ...]:
 
 
 def missing_binaries() -> list[str]:
-    """What build.sh should have put in .farflow/bin but has not."""
-    wanted = (*BINARIES, KWOK_STAGES.name)
+    """What build.sh should have put in .farflow/bin but has not.
+
+    A kwok built before one of the patches in kwok/*.patch existed counts as missing.
+    """
+    wanted = (*BINARIES, KWOK_STAGES.name, *(patch.name for patch in KWOK_PATCHES))
     return [name for name in wanted if not (BIN_DIR / name).exists()]
 
 
