@@ -148,6 +148,7 @@ def test_task_definition_for_fargate_with_awslogs(name: str) -> None:
     [container] = definition["containerDefinitions"]
     assert container["name"] == "task"
     assert container["image"] == "public.ecr.aws/docker/library/python:3.12-slim"
+    assert container["memory"] == 1024  # all of the task's memory
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {
@@ -183,6 +184,23 @@ def test_a_changed_task_definition_is_a_new_revision(name: str, change: dict[str
     assert (changed.revision, changed.registered) == (2, True)
     assert register(name, **change) == replace(changed, registered=False)
     assert len(revisions(name)) == 2
+
+
+def test_a_definition_without_container_memory_gets_a_new_revision(name: str) -> None:
+    """Revisions FarFlow registered before it set the container's memory are replaced."""
+    first = register(name)
+    old = ecs().describe_task_definition(taskDefinition=first.arn)["taskDefinition"]
+    [container] = old["containerDefinitions"]
+    del container["memory"]
+    wanted = ("requiresCompatibilities", "networkMode", "cpu", "memory", "executionRoleArn")
+    ecs().register_task_definition(
+        family=name,
+        taskRoleArn=TASK_ROLE,
+        containerDefinitions=[container],
+        tags=OURS,
+        **{key: old[key] for key in wanted},
+    )
+    assert register(name).revision == 3
 
 
 def test_a_family_not_ours_gets_no_revision(name: str) -> None:
@@ -234,3 +252,25 @@ def test_an_adopted_cluster_is_not_deleted(name: str) -> None:
     ensure_ecs_cluster(REGION, name, OWNER)
     assert delete_ecs(REGION, name, name, OWNER, delete_cluster=False)
     assert described(name)["status"] == "ACTIVE"
+
+
+def test_a_registered_task_definition_runs_on_fargate(name: str) -> None:
+    """What EcsRunTaskOperator and the Ecs executor call; Fargate needs the container memory."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # moto names the task's network interface by DNS and needs a security group for it.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=name, Description="tasks", VpcId=vpc)["GroupId"]
+    cluster = ensure_ecs_cluster(REGION, name, OWNER)
+    state = register(name)
+    response = ecs().run_task(
+        cluster=cluster.arn,
+        taskDefinition=state.arn,
+        launchType="FARGATE",
+        networkConfiguration=network_configuration([subnet], [group], False),
+    )
+    assert response["failures"] == []
+    [task] = response["tasks"]
+    assert task["taskDefinitionArn"] == state.arn
+    ecs().stop_task(cluster=cluster.arn, task=task["taskArn"])

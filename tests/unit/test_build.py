@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
+import yaml
 
 from farflow.fargate import is_valid, pod_size
-from farflow.kube.apply import key
+from farflow.kube.apply import PRUNABLE, key
 from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind
 
 pytestmark = pytest.mark.unit
@@ -18,10 +20,37 @@ RESTRICTED_CONTAINER = {
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+KUBERNETES = {"airflow": {"executors": ["Celery", "Kubernetes"]}}
+TASKS_ELSEWHERE = {"pods": {"namespace": "tasks"}}
+KUBERNETES_EXECUTOR = {"spec": KUBERNETES}
+KUBERNETES_EXECUTOR_TASKS_ELSEWHERE = {"spec": {**KUBERNETES, **TASKS_ELSEWHERE}}
+POD_TEMPLATE_HASH = "farflow.io/pod-template-hash"
+
+
+def pod_templates(objects: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """Every pod FarFlow makes or has made: Deployments', Jobs' and the executor's task pod."""
+    templates = [m["spec"]["template"] for m in objects if m["kind"] in ("Deployment", "Job")]
+    return [*templates, *([executor_pod(objects)] if pod_template_maps(objects) else [])]
 
 
 def pod_specs(objects: list[dict]) -> list[dict]:  # type: ignore[type-arg]
-    return [m["spec"]["template"]["spec"] for m in objects if m["kind"] in ("Deployment", "Job")]
+    return [template["spec"] for template in pod_templates(objects)]
+
+
+def pod_template_maps(objects: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    return [
+        m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"].endswith("-pod-template")
+    ]
+
+
+def executor_pod(objects: list[dict]) -> dict:  # type: ignore[type-arg]
+    [config_map] = pod_template_maps(objects)
+    return dict(yaml.safe_load(config_map["data"]["pod_template.yaml"]))
+
+
+def deployment_named(objects: list[dict], name: str) -> dict:  # type: ignore[type-arg]
+    [found] = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == name]
+    return found
 
 
 def test_every_object_is_labelled_and_owned() -> None:
@@ -33,9 +62,17 @@ def test_every_object_is_labelled_and_owned() -> None:
         assert meta["ownerReferences"] == [OWNER.reference()], key(manifest)
 
 
-def test_every_object_is_built_once() -> None:
-    keys = [key(m) for m in built({"spec": {"pods": {"namespace": "tasks"}}})]
+@pytest.mark.parametrize("patch", [{"spec": TASKS_ELSEWHERE}, KUBERNETES_EXECUTOR_TASKS_ELSEWHERE])
+def test_every_object_is_built_once(patch: dict[str, object]) -> None:
+    keys = [key(m) for m in built(patch)]
     assert len(keys) == len(set(keys))
+
+
+def test_every_object_can_be_pruned_once_unwanted() -> None:
+    """kube.apply.prune lists these kinds by these labels: nothing built escapes it."""
+    for manifest in built(KUBERNETES_EXECUTOR_TASKS_ELSEWHERE):
+        assert (manifest["apiVersion"], manifest["kind"]) in PRUNABLE, key(manifest)
+        assert manifest["metadata"]["labels"]["farflow.io/cluster"] == "minimal"
 
 
 def test_objects_in_the_task_namespace_are_labelled_but_not_owned() -> None:
@@ -50,9 +87,12 @@ def test_objects_in_the_task_namespace_are_labelled_but_not_owned() -> None:
 
 
 def test_order_identities_then_config_then_migration_then_components() -> None:
-    kinds = [m["kind"] for m in built()]
+    objects = built(KUBERNETES_EXECUTOR)
+    kinds = [m["kind"] for m in objects]
     assert kinds.index("ServiceAccount") < kinds.index("Secret") < kinds.index("ConfigMap")
     assert kinds.index("Job") < kinds.index("Deployment")
+    order = [m["metadata"]["name"] for m in objects]
+    assert order.index("minimal-pod-template") < kinds.index("Job")
     names = [m["metadata"]["name"] for m in of_kind(built(), "Deployment")]
     assert names == [
         "minimal-api-server",
@@ -64,7 +104,7 @@ def test_order_identities_then_config_then_migration_then_components() -> None:
 
 
 def test_pods_are_fargate_sized_with_requests_equal_to_limits() -> None:
-    for spec in pod_specs(built({"spec": {"size": "large"}})):
+    for spec in pod_specs(built({"spec": {"size": "large", **KUBERNETES}})):
         for container in spec["containers"]:
             resources = container["resources"]
             assert resources["requests"] == resources["limits"]
@@ -74,21 +114,22 @@ def test_pods_are_fargate_sized_with_requests_equal_to_limits() -> None:
             assert size.container_memory_mib == int(resources["requests"]["memory"][:-2])
 
 
-def test_pods_meet_the_restricted_pod_security_standard() -> None:
-    for spec in pod_specs(built()):
+@pytest.mark.parametrize("patch", [{}, KUBERNETES_EXECUTOR])
+def test_pods_meet_the_restricted_pod_security_standard(patch: dict[str, object]) -> None:
+    for spec in pod_specs(built(patch)):
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert spec["securityContext"]["runAsUser"] != 0
         for container in spec["containers"]:
             assert container["securityContext"] == RESTRICTED_CONTAINER
-        assert not {"hostNetwork", "hostPID", "hostIPC", "volumes"} & spec.keys()
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & spec.keys()
+        # Fargate mounts no hostPath or EBS: ConfigMaps only.
+        assert all(volume.keys() == {"name", "configMap"} for volume in spec.get("volumes", []))
 
 
 def test_pods_carry_the_fargate_profile_label() -> None:
-    for manifest in built():
-        if manifest["kind"] in ("Deployment", "Job"):
-            labels = manifest["spec"]["template"]["metadata"]["labels"]
-            assert labels["farflow.io/fargate"] == "true"
+    for template in pod_templates(built(KUBERNETES_EXECUTOR)):
+        assert template["metadata"]["labels"]["farflow.io/fargate"] == "true"
 
 
 def test_deployments_have_probes_and_workers_a_grace_period() -> None:
@@ -219,3 +260,86 @@ def test_role_lets_airflow_run_task_pods_only() -> None:
     [role] = of_kind(built(), "Role")
     resources = {r for rule in role["rules"] for r in rule["resources"]}
     assert resources == {"pods", "pods/log", "pods/exec", "events"}
+
+
+@pytest.mark.parametrize(
+    ("patch", "namespaces"),
+    [
+        ({}, ["default"]),
+        ({"spec": TASKS_ELSEWHERE}, ["tasks"]),
+        (KUBERNETES_EXECUTOR, ["default"]),  # the same namespace: one Role
+        (KUBERNETES_EXECUTOR_TASKS_ELSEWHERE, ["default", "tasks"]),
+    ],
+)
+def test_airflow_runs_pods_where_its_executor_and_its_dags_start_them(
+    patch: dict[str, object], namespaces: list[str]
+) -> None:
+    objects = built(patch)
+    for kind in ("Role", "RoleBinding"):
+        assert [m["metadata"]["namespace"] for m in of_kind(objects, kind)] == namespaces
+    for binding in of_kind(objects, "RoleBinding"):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "minimal-airflow", "namespace": "default"}
+        ]
+
+
+def test_kubernetes_executor_pods_are_the_workers_pods() -> None:
+    objects = built(KUBERNETES_EXECUTOR)
+    [config_map] = pod_template_maps(objects)
+    assert config_map["metadata"]["name"] == "minimal-pod-template"
+    assert list(config_map["data"]) == ["pod_template.yaml"]
+    pod = executor_pod(objects)
+    assert kubernetes_validate.validate(pod, "1.36", strict=True)
+    assert (pod["apiVersion"], pod["kind"]) == ("v1", "Pod")
+    spec = pod["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert spec["serviceAccountName"] == "minimal-airflow"
+    [base] = spec["containers"]
+    assert base["name"] == "base"  # the container KubernetesExecutor runs the task in
+    worker_spec = deployment_named(objects, "minimal-worker")["spec"]["template"]["spec"]
+    [worker] = worker_spec["containers"]
+    for field in ("image", "imagePullPolicy", "envFrom", "env", "resources", "securityContext"):
+        assert base[field] == worker[field], field
+    assert base["envFrom"] == [{"configMapRef": {"name": "minimal-airflow-config"}}]
+    assert spec["securityContext"] == worker_spec["securityContext"]
+    # Not the worker Deployment's pods: its ReplicaSet would adopt them.
+    labels = pod["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "kubernetes-executor"
+
+
+def test_the_scheduler_reads_the_pod_template_where_the_config_says() -> None:
+    objects = built(KUBERNETES_EXECUTOR)
+    [config] = [m for m in of_kind(objects, "ConfigMap") if m not in pod_template_maps(objects)]
+    path = config["data"]["AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE"]
+    assert path == "/opt/airflow/pod_templates/pod_template.yaml"
+    spec = deployment_named(objects, "minimal-scheduler")["spec"]["template"]["spec"]
+    assert spec["volumes"] == [
+        {"name": "pod-template", "configMap": {"name": "minimal-pod-template"}}
+    ]
+    [scheduler] = spec["containers"]
+    [mount] = scheduler["volumeMounts"]
+    assert (mount["name"], mount["readOnly"]) == ("pod-template", True)
+    assert f"{mount['mountPath']}/pod_template.yaml" == path
+    others = [
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "minimal-scheduler"
+    ]
+    assert not any("volumes" in d["spec"]["template"]["spec"] for d in others)
+
+
+def test_no_pod_template_without_the_kubernetes_executor() -> None:
+    objects = built()
+    assert pod_template_maps(objects) == []
+    assert not any("volumes" in spec for spec in pod_specs(objects))
+
+
+def test_a_changed_pod_template_rolls_the_scheduler_alone() -> None:
+    def annotations(patch: dict[str, object]) -> dict[str, str]:
+        scheduler = deployment_named(built({"spec": {**KUBERNETES, **patch}}), "minimal-scheduler")
+        return dict(scheduler["spec"]["template"]["metadata"]["annotations"])
+
+    before = annotations({})
+    assert annotations({}) == before
+    after = annotations({"workers": {"resources": {"cpu": "2", "memory": "4Gi"}}})
+    assert after[POD_TEMPLATE_HASH] != before[POD_TEMPLATE_HASH]
+    # The Airflow settings did not change: the other components do not roll.
+    assert after["farflow.io/config-hash"] == before["farflow.io/config-hash"]

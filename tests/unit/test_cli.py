@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,23 @@ def test_render_prints_every_manifest_of_the_full_example(
         "full-triggerer",
         "full-worker",
     ]
-    [config] = [o for o in objects if o and o["kind"] == "ConfigMap"]
-    assert "123456789012" in config["data"]["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+    by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects if o}
+    assert {name for kind, name in by_key if kind == "ConfigMap"} == {
+        "full-airflow-config",
+        "full-pod-template",
+    }
+    config = by_key["ConfigMap", "full-airflow-config"]["data"]
+    assert "123456789012" in config["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+    ecs = json.loads(config["AIRFLOW_VAR_FARFLOW_ECS"])
+    assert (ecs["awslogs_group"], ecs["awslogs_stream_prefix"]) == (
+        "/farflow/data-platform/full",
+        "ecs/task",
+    )
+    # The example's Kubernetes executor reads its pod template in the scheduler.
+    scheduler = by_key["Deployment", "full-scheduler"]["spec"]["template"]["spec"]
+    assert scheduler["volumes"] == [
+        {"name": "pod-template", "configMap": {"name": "full-pod-template"}}
+    ]
 
 
 def test_render_without_a_region_says_where_to_set_it(

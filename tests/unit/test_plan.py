@@ -17,7 +17,48 @@ pytestmark = pytest.mark.unit
 def test_executors_keep_the_spec_order() -> None:
     config = planned({"spec": {"airflow": {"executors": ["Kubernetes", "Celery"]}}}).config
     assert config["AIRFLOW__CORE__EXECUTOR"] == "KubernetesExecutor,CeleryExecutor"
-    assert config["AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE"] == "default"
+
+
+def test_kubernetes_executor_pods_run_in_the_cluster_namespace_from_a_template() -> None:
+    executors = ["Celery", "Kubernetes"]
+    result = planned(
+        {"spec": {"airflow": {"executors": executors}, "pods": {"namespace": "tasks"}}}
+    )
+    # Where the ConfigMap and Secrets the pods read are; spec.pods is KubernetesPodOperator's.
+    assert result.config["AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE"] == "default"
+    assert result.task_namespace == "tasks"
+    path = "/opt/airflow/pod_templates/pod_template.yaml"
+    assert result.config["AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE"] == path
+    assert result.pod_template_file == path
+
+
+def test_no_kubernetes_executor_settings_without_it() -> None:
+    result = planned({"spec": {"pods": {"namespace": "tasks"}}})
+    assert result.pod_template_file is None
+    assert not [name for name in result.config if "__KUBERNETES_EXECUTOR__" in name]
+
+
+@pytest.mark.parametrize(
+    ("pods", "namespace", "service_account"),
+    [
+        ({}, "default", "minimal-task"),
+        ({"namespace": "tasks", "serviceAccountName": "runner"}, "tasks", "runner"),
+    ],
+)
+def test_kubernetes_pod_operator_dags_read_their_target(
+    pods: dict[str, str], namespace: str, service_account: str
+) -> None:
+    config = planned({"spec": {"pods": pods}}).config
+    assert json.loads(config["AIRFLOW_VAR_FARFLOW_PODS"]) == {
+        "namespace": namespace,
+        "service_account": service_account,
+        "labels": {"farflow.io/fargate": "true"},
+    }
+    # KubernetesHook's unprefixed extra fields: in-cluster credentials, the default namespace.
+    assert json.loads(config["AIRFLOW_CONN_KUBERNETES_DEFAULT"]) == {
+        "conn_type": "kubernetes",
+        "extra": {"in_cluster": True, "namespace": namespace},
+    }
 
 
 def test_ecs_executor_class() -> None:
@@ -72,6 +113,11 @@ def test_celery_runs_on_sqs_with_predefined_queues() -> None:
     assert queues["heavy"]["url"].endswith("/q-heavy")
     assert config["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "default"
     assert config["AIRFLOW__CELERY__WORKER_ENABLE_REMOTE_CONTROL"] == "False"
+    # A task whose worker dies is delivered again rather than lost.
+    assert config["AIRFLOW__CELERY__TASK_ACKS_LATE"] == "True"
+    assert json.loads(config["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]) == {
+        "task_reject_on_worker_lost": True
+    }
     # The result backend is the metadata database: the celery provider derives db+<URL>
     # from sql_alchemy_conn, so no URL has to be written here.
     assert "AIRFLOW__CELERY__RESULT_BACKEND" not in config
@@ -209,6 +255,8 @@ def test_ecs_executor_and_dag_variable_come_from_the_ecs_facts() -> None:
         network,
         "arn:aws:ecs:eu-west-1:1:task-definition/executor:1",
         "arn:aws:ecs:eu-west-1:1:task-definition/task:3",
+        log_group="/farflow/default/minimal",
+        log_stream_prefix="ecs",
     )
     config = plan(made, replace(facts(), ecs=ecs_facts)).config
     assert config["AIRFLOW__AWS_ECS_EXECUTOR__CLUSTER"] == ecs_facts.cluster
@@ -218,3 +266,9 @@ def test_ecs_executor_and_dag_variable_come_from_the_ecs_facts() -> None:
     variable = json.loads(config["AIRFLOW_VAR_FARFLOW_ECS"])
     assert variable["task_definition"].endswith("task:3")
     assert variable["network_configuration"] == network
+    # The task's log stream is ecs/task/<task id>: EcsRunTaskOperator takes ecs/task.
+    assert {key: variable[key] for key in variable if key.startswith("awslogs_")} == {
+        "awslogs_group": "/farflow/default/minimal",
+        "awslogs_region": REGION,
+        "awslogs_stream_prefix": "ecs/task",
+    }

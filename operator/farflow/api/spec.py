@@ -553,13 +553,16 @@ class EcsSpec(SpecModel):
 
 
 class PodsSpec(SpecModel):
-    """Where Kubernetes-executor and KubernetesPodOperator task pods run."""
+    """Where KubernetesPodOperator task pods run; Kubernetes-executor pods are Airflow workers
+    and run in the AirflowCluster's namespace, beside the settings and Secrets they read."""
 
     namespace: K8sName | None = Field(
-        None, description="Namespace of task pods. Defaults to the AirflowCluster's."
+        None,
+        description="Namespace of KubernetesPodOperator pods. Defaults to the AirflowCluster's.",
     )
     service_account_name: K8sName | None = Field(
-        None, description="Service account of task pods. Defaults to <name>-task."
+        None,
+        description="Service account of KubernetesPodOperator pods. Defaults to <name>-task.",
     )
 
 
@@ -632,7 +635,7 @@ class AirflowClusterSpec(SpecModel):
     triggerer: TriggererSpec = Field(default_factory=TriggererSpec, description="Triggerer.")
     workers: WorkersSpec = Field(default_factory=WorkersSpec, description="Celery workers.")
     ecs: EcsSpec | None = Field(None, description="ECS on Fargate; required by the Ecs executor.")
-    pods: PodsSpec = Field(default_factory=PodsSpec, description="Task pods.")
+    pods: PodsSpec = Field(default_factory=PodsSpec, description="KubernetesPodOperator task pods.")
     logging: LoggingSpec = Field(default_factory=LoggingSpec, description="Logging.")
     admin: AdminSpec = Field(default_factory=AdminSpec, description="The admin user.")
     suspend: bool = Field(

@@ -15,6 +15,7 @@ from farflow.fargate import FargateSize, FargateSizeError, parse_cpu, parse_memo
 _failed = partial(failed, "ecs")
 
 CONTAINER = "task"
+LOG_STREAM_PREFIX = "ecs"  # a task's log stream: ecs/<container>/<task id>
 _CAPACITY = {
     "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
     "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}],
@@ -125,7 +126,7 @@ def register_task_definition(
         "cpu": str(int(size.vcpu * 1024)),
         "memory": str(size.memory_mib),
         **{key: arn for key, arn in roles.items() if arn},
-        "containerDefinitions": [_container(image, log_group, region)],
+        "containerDefinitions": [_container(image, size.memory_mib, log_group, region)],
     }
     ecs = client("ecs", region)
     try:
@@ -194,12 +195,18 @@ def _cluster_state(cluster: dict[str, Any]) -> EcsClusterState:
     return EcsClusterState(cluster["clusterName"], cluster["clusterArn"], cluster["status"])
 
 
-def _container(image: str, log_group: str, region: str) -> dict[str, Any]:
-    options = {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": "ecs"}
+def _container(image: str, memory_mib: int, log_group: str, region: str) -> dict[str, Any]:
+    """The task's one container, with all of the task's memory (its hard limit, in MiB)."""
+    options = {
+        "awslogs-group": log_group,
+        "awslogs-region": region,
+        "awslogs-stream-prefix": LOG_STREAM_PREFIX,
+    }
     return {
         "name": CONTAINER,
         "image": image,
         "essential": True,
+        "memory": memory_mib,
         "logConfiguration": {"logDriver": "awslogs", "options": options},
     }
 
@@ -237,7 +244,7 @@ def _essence(definition: dict[str, Any]) -> dict[str, Any]:
 
 def _container_essence(container: dict[str, Any]) -> tuple[Any, ...]:
     log = container.get("logConfiguration", {})
-    keys = ("name", "image", "essential")
+    keys = ("name", "image", "essential", "memory")
     return (*(container.get(key) for key in keys), log.get("logDriver"), log.get("options"))
 
 

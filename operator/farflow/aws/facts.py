@@ -17,9 +17,8 @@ from farflow.aws import ecs, eks, rds, s3, secrets
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, owner_tag, resource_name
 from farflow.aws.sqs import ensure_queues, queue_names
-from farflow.plan.model import AwsFacts, EcsFacts, SecretRef
+from farflow.plan.model import FARGATE_LABELS, AwsFacts, EcsFacts, SecretRef
 
-FARGATE_LABEL = {"farflow.io/fargate": "true"}
 DEFAULT_TASK_SIZE = ("0.25", "512Mi")
 T = TypeVar("T")
 
@@ -227,7 +226,7 @@ def _fargate_profile(gathered: Gathered, spec: AirflowClusterSpec, target: Targe
             profile.name or target.named(limit=100),
             pod_execution_role_arn=profile.pod_execution_role_arn or "",
             subnets=profile.subnets,
-            selectors=[(namespace, FARGATE_LABEL) for namespace in namespaces],
+            selectors=[(namespace, FARGATE_LABELS) for namespace in namespaces],
             owner=target.owner,
         )
     )
@@ -258,7 +257,15 @@ def _ecs(spec: AirflowClusterSpec, target: Target) -> EcsFacts | None:
         wanted.subnets, wanted.security_group_ids, wanted.assign_public_ip
     )
     executor, task = _task_definitions(spec, wanted, target)
-    return EcsFacts(cluster.arn, network, executor, task, ecs.CONTAINER)
+    return EcsFacts(
+        cluster.arn,
+        network,
+        executor,
+        task,
+        ecs.CONTAINER,
+        log_group=target.log_group,
+        log_stream_prefix=ecs.LOG_STREAM_PREFIX,
+    )
 
 
 def _task_definitions(
@@ -336,4 +343,6 @@ def _offline_ecs(
         if "Ecs" in spec.airflow.executors
         else None,
         task_definition=task and f"{prefix}:task-definition/{task}",
+        log_group=spec.logging.cloudwatch.log_group,
+        log_stream_prefix=ecs.LOG_STREAM_PREFIX,
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from farflow.build.config_map import config_map
 from farflow.build.deployments import deployment
 from farflow.build.disruption import disruption_budget
+from farflow.build.executor_pod import pod_template_config_maps
 from farflow.build.job import migration_job, migration_job_name
 from farflow.build.meta import Manifest, Owner
 from farflow.build.network_policy import network_policy
@@ -43,6 +44,7 @@ def manifests(
         ),
         *(mirrored_secret(plan, owner, name, dict(values)) for name, values in mirrored.items()),
         config_map(plan, owner),
+        *pod_template_config_maps(plan, owner),
         # Networking and disruption rules, ready before any pod exists.
         service(plan, owner),
         network_policy(plan, owner),

@@ -20,4 +20,9 @@ def config_map(plan: Plan, owner: Owner) -> Manifest:
 
 def config_hash(plan: Plan) -> str:
     """Changes whenever the settings change, so pods that read them roll."""
-    return hashlib.sha256(json.dumps(plan.config, sort_keys=True).encode()).hexdigest()[:16]
+    return content_hash(plan.config)
+
+
+def content_hash(content: object) -> str:
+    """A short digest of JSON-able ``content``, for an annotation that rolls pods."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from farflow.build.executor_pod import mount_pod_template
 from farflow.build.meta import Manifest, Owner, metadata, selector_labels
 from farflow.build.pod import container, pod_template, probe
 from farflow.plan.model import Component, Plan
@@ -19,6 +20,9 @@ def deployment(plan: Plan, owner: Owner, component: Component) -> Manifest:
         "terminationGracePeriodSeconds": component.termination_grace_seconds,
         "containers": [main],
     }
+    template = pod_template(plan, component.name, pod_spec)
+    if component.name == "scheduler":  # the Kubernetes executor runs in the scheduler
+        template = mount_pod_template(plan, template)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -27,6 +31,6 @@ def deployment(plan: Plan, owner: Owner, component: Component) -> Manifest:
             "replicas": component.replicas,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": selector_labels(plan, component.name)},
-            "template": pod_template(plan, component.name, pod_spec),
+            "template": template,
         },
     }

@@ -9,7 +9,6 @@ from farflow.plan.model import Plan
 
 Manifest = dict[str, Any]
 CLUSTER_LABEL = "farflow.io/cluster"
-FARGATE_LABEL = "farflow.io/fargate"  # what an existing Fargate profile selects on
 MANAGER = "farflow"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from farflow.build.config_map import config_hash
-from farflow.build.meta import FARGATE_LABEL, Manifest, labels
-from farflow.plan.model import EnvVar, Plan, Probe, Size
+from farflow.build.meta import Manifest, labels
+from farflow.plan.model import FARGATE_LABELS, EnvVar, Plan, Probe, Size
 
 AIRFLOW_UID = 50000  # the official Airflow image's user; its group is 0
 
@@ -76,7 +76,7 @@ def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
     """A pod template Fargate schedules, rolled whenever the Airflow settings change."""
     return {
         "metadata": {
-            "labels": {**labels(plan, component), FARGATE_LABEL: "true"},
+            "labels": {**labels(plan, component), **FARGATE_LABELS},
             "annotations": {"farflow.io/config-hash": config_hash(plan)},
         },
         "spec": {

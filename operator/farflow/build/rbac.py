@@ -1,5 +1,6 @@
-"""A Role and RoleBinding letting Airflow run task pods (KubernetesPodOperator and the
-Kubernetes executor) in the task namespace, and nothing more."""
+"""A Role and RoleBinding letting Airflow run task pods, and nothing more: in the task
+namespace (KubernetesPodOperator), and in the cluster's own namespace when the Kubernetes
+executor starts its task pods there."""
 
 from __future__ import annotations
 
@@ -20,17 +21,23 @@ TASK_POD_RULES = [
 
 
 def rbac(plan: Plan, owner: Owner) -> list[Manifest]:
+    executor = [plan.names.namespace] if plan.pod_template_file else []
+    namespaces = dict.fromkeys([*executor, plan.task_namespace])  # one Role per namespace
+    return [manifest for ns in namespaces for manifest in _task_runner(plan, owner, ns)]
+
+
+def _task_runner(plan: Plan, owner: Owner, namespace: str) -> list[Manifest]:
     name = plan.names.of("task-runner")
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
-        "metadata": metadata(plan, owner, name, "rbac", plan.task_namespace),
+        "metadata": metadata(plan, owner, name, "rbac", namespace),
         "rules": TASK_POD_RULES,
     }
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": metadata(plan, owner, name, "rbac", plan.task_namespace),
+        "metadata": metadata(plan, owner, name, "rbac", namespace),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
         "subjects": [
             {

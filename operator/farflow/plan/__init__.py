@@ -8,7 +8,15 @@ from dataclasses import replace
 from farflow.api import AirflowCluster, resolve
 from farflow.api.spec import AirflowClusterSpec
 from farflow.plan.components import components
-from farflow.plan.config import API_PORT, airflow_config, git_env, secret_env
+from farflow.plan.config import (
+    API_PORT,
+    airflow_config,
+    git_env,
+    pod_template_file,
+    secret_env,
+    task_namespace,
+    task_service_account,
+)
 from farflow.plan.model import AwsFacts, Component, EnvVar, Names, Plan, SecretRef, ServicePlan
 
 __all__ = ["AwsFacts", "Component", "EnvVar", "Names", "Plan", "SecretRef", "plan"]
@@ -39,11 +47,12 @@ def plan(cluster: AirflowCluster, facts: AwsFacts) -> Plan:
         if admin_ref
         else SecretRef(names.admin_secret, "password"),
         generate_admin_password=admin_ref is None,
-        task_namespace=spec.pods.namespace or names.namespace,
-        task_service_account=spec.pods.service_account_name or f"{names.cluster}-task",
+        task_namespace=task_namespace(spec, names),
+        task_service_account=task_service_account(spec, names),
         service_account_role_arn=spec.aws.service_account_role_arn,
         service=_service(spec),
         suspended=spec.suspend,
+        pod_template_file=pod_template_file(spec),
     )
 
 

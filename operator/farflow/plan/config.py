@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 
 from farflow.api.spec import AirflowClusterSpec, DagsSpec, Executor
-from farflow.plan.model import AwsFacts, EnvVar, Names, SecretRef
+from farflow.plan.model import FARGATE_LABELS, AwsFacts, EcsFacts, EnvVar, Names, SecretRef
 
 API_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
 WORKER_LOG_PORT = 8793
 GIT_CONN_ID = "farflow_git"
+# Mounted into the scheduler, where the Kubernetes executor runs, from a ConfigMap.
+POD_TEMPLATE_FILE = "/opt/airflow/pod_templates/pod_template.yaml"
 
 EXECUTOR_CLASSES: dict[Executor, str] = {
     "Celery": "CeleryExecutor",
@@ -40,13 +42,27 @@ def airflow_config(spec: AirflowClusterSpec, facts: AwsFacts, names: Names) -> d
         **_logging(facts),
         **_dag_bundles(spec.dags, facts),
         **_ecs_executor(spec, facts),
+        **_kubernetes_executor(spec, names),
     }
-    if "Kubernetes" in spec.airflow.executors:
-        options[("kubernetes_executor", "namespace")] = spec.pods.namespace or names.namespace
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
     config = {env_name(section, key): value for (section, key), value in options.items()}
-    return {**config, **_aws_environment(facts)}
+    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec, names)}
+
+
+def task_namespace(spec: AirflowClusterSpec, names: Names) -> str:
+    """Where KubernetesPodOperator task pods run."""
+    return spec.pods.namespace or names.namespace
+
+
+def task_service_account(spec: AirflowClusterSpec, names: Names) -> str:
+    """The service account of KubernetesPodOperator task pods."""
+    return spec.pods.service_account_name or names.of("task")
+
+
+def pod_template_file(spec: AirflowClusterSpec) -> str | None:
+    """Where the Kubernetes executor reads its task pods' template; None without it."""
+    return POD_TEMPLATE_FILE if "Kubernetes" in spec.airflow.executors else None
 
 
 def secret_env(facts: AwsFacts, names: Names) -> tuple[EnvVar, ...]:
@@ -107,6 +123,12 @@ def _celery(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
         ("celery", "worker_concurrency"): str(spec.workers.concurrency),
         # SQS has no broadcast: Celery's remote control would fail on it.
         ("celery", "worker_enable_remote_control"): "False",
+        # A task's message leaves SQS only once the task has finished, so a worker pod that
+        # dies mid-task leaves it to be delivered again after the visibility timeout. When
+        # only a worker's child process dies (killed, out of memory), Celery would still
+        # acknowledge it; task_reject_on_worker_lost puts it back in the queue instead.
+        ("celery", "task_acks_late"): "True",
+        ("celery", "extra_celery_config"): json.dumps({"task_reject_on_worker_lost": True}),
         ("celery_broker_transport_options", "region"): facts.region,
         ("celery_broker_transport_options", "visibility_timeout"): str(
             spec.broker.sqs.visibility_timeout_seconds
@@ -173,6 +195,37 @@ def _ecs_executor(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
     return {("aws_ecs_executor", key): value for key, value in settings.items()}
 
 
+def _kubernetes_executor(spec: AirflowClusterSpec, names: Names) -> Options:
+    template = pod_template_file(spec)
+    if template is None:
+        return {}
+    # Executor pods are Airflow workers: they run beside the ConfigMap and Secrets they read,
+    # in the cluster's own namespace (spec.pods is where KubernetesPodOperator pods go).
+    return {
+        ("kubernetes_executor", "namespace"): names.namespace,
+        ("kubernetes_executor", "pod_template_file"): template,
+    }
+
+
+def _kubernetes_environment(spec: AirflowClusterSpec, names: Names) -> dict[str, str]:
+    """What KubernetesPodOperator DAGs read: where their pods go, and an in-cluster connection.
+
+    Variable.get("farflow_pods", deserialize_json=True) gives namespace, service_account and
+    the labels that put a pod on Fargate."""
+    namespace = task_namespace(spec, names)
+    pods = {
+        "namespace": namespace,
+        "service_account": task_service_account(spec, names),
+        "labels": FARGATE_LABELS,
+    }
+    # KubernetesHook reads these extra fields (unprefixed) of kubernetes_default.
+    connection = {"conn_type": "kubernetes", "extra": {"in_cluster": True, "namespace": namespace}}
+    return {
+        "AIRFLOW_VAR_FARFLOW_PODS": json.dumps(pods),
+        "AIRFLOW_CONN_KUBERNETES_DEFAULT": json.dumps(connection),
+    }
+
+
 def _aws_environment(facts: AwsFacts) -> dict[str, str]:
     aws_default = {"conn_type": "aws", "extra": {"region_name": facts.region}}
     environment = {
@@ -189,6 +242,21 @@ def _aws_environment(facts: AwsFacts) -> dict[str, str]:
                 "container_name": facts.ecs.container_name,
                 "network_configuration": facts.ecs.network_configuration,
                 "region": facts.region,
+                **_ecs_task_logs(facts.ecs, facts.region),
             }
         )
     return environment
+
+
+def _ecs_task_logs(ecs: EcsFacts, region: str) -> dict[str, str]:
+    """EcsRunTaskOperator's awslogs_* arguments, to show an ECS task's log in Airflow.
+
+    The awslogs driver names a task's stream <awslogs-stream-prefix>/<container>/<task id>;
+    the operator is given <awslogs-stream-prefix>/<container> and appends the task id."""
+    if ecs.log_group is None or ecs.log_stream_prefix is None:
+        return {}
+    return {
+        "awslogs_group": ecs.log_group,
+        "awslogs_region": region,
+        "awslogs_stream_prefix": f"{ecs.log_stream_prefix}/{ecs.container_name}",
+    }

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 ComponentName = Literal["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
+# What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
+FARGATE_LABELS = {"farflow.io/fargate": "true"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class EcsFacts:
     executor_task_definition: str | None = None  # the Airflow image, for the Ecs executor
     task_definition: str | None = None  # spec.ecs.taskImage, for DAGs
     container_name: str = "task"
+    log_group: str | None = None  # the awslogs log driver's group in both task definitions
+    log_stream_prefix: str | None = None  # and its awslogs-stream-prefix
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,10 @@ class Names:
         return self.of("airflow-config")
 
     @property
+    def pod_template(self) -> str:
+        return self.of("pod-template")
+
+    @property
     def secrets(self) -> str:
         return self.of("airflow-secrets")
 
@@ -139,6 +147,8 @@ class Plan:
     service_account_role_arn: str | None
     service: ServicePlan
     suspended: bool = False
+    # Where the scheduler reads the Kubernetes executor's task pod template; None without it.
+    pod_template_file: str | None = None
 
     def component(self, name: ComponentName) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
