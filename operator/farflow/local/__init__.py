@@ -1,0 +1,176 @@
+"""The local runtime: the pods of an AirflowCluster's manifests, run as processes here.
+
+Each container's command and environment are resolved from the manifests the operator
+applies, the way the kubelet resolves them (ConfigMap ``envFrom``, ``secretKeyRef``,
+``$(VAR)`` expansion, ConfigMap volumes). Only what cannot be the same off-cluster is
+replaced, and `Site` names all of it: the API server's address, the Kubernetes credentials
+and the AWS credentials that IRSA gives pods in EKS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farflow.build.meta import Manifest
+from farflow.plan.config import API_PORT, env_name
+
+_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+KUBERNETES_CONNECTION = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
+
+
+@dataclass(frozen=True)
+class Site:
+    """This machine, where a pod would see the cluster."""
+
+    home: Path  # AIRFLOW_HOME of every process; ConfigMap volumes are written under it
+    host: str = "127.0.0.1"
+    kubeconfig: Path | None = None  # the cluster the Kubernetes executor and pod operator use
+    env: Mapping[str, str] = field(default_factory=dict)  # e.g. AWS credentials and endpoint
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{API_PORT}"
+
+
+@dataclass(frozen=True)
+class LocalProcess:
+    """One container of a pod, as a command line and its complete environment."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: dict[str, str]
+
+
+class Objects:
+    """The ConfigMaps and Secrets containers read, by name."""
+
+    def __init__(self, manifests: Iterable[Manifest]) -> None:
+        self._data: dict[tuple[str, str], dict[str, str]] = {}
+        for manifest in manifests:
+            if manifest["kind"] in ("ConfigMap", "Secret"):
+                key = (manifest["kind"], manifest["metadata"]["name"])
+                self._data[key] = _values(manifest)
+
+    def get(self, kind: str, name: str, key: str) -> str:
+        try:
+            return self._data[(kind, name)][key]
+        except KeyError:
+            raise KeyError(f"{kind} {name} has no key {key}") from None
+
+    def all(self, kind: str, name: str) -> dict[str, str]:
+        return dict(self._data.get((kind, name), {}))
+
+
+def processes(manifests: list[Manifest], objects: Objects, site: Site) -> list[LocalProcess]:
+    """The migration Job's container, then each Deployment's, with replicas ignored."""
+    workloads = [m for m in manifests if m["kind"] in ("Job", "Deployment")]
+    return [container_process(m["spec"]["template"]["spec"], objects, site) for m in workloads]
+
+
+def container_process(pod_spec: Manifest, objects: Objects, site: Site) -> LocalProcess:
+    """The pod's (first) container as a process; ConfigMap volumes are written to disk."""
+    container = pod_spec["containers"][0]
+    mounts = _mount(pod_spec, container, objects, site.home / "mounts")
+    env = {**_container_env(container, objects), **_site_env(site)}
+    env = {name: _remount(value, mounts) for name, value in env.items()}
+    env[KUBERNETES_CONNECTION] = _local_kubernetes_connection(env, site)
+    argv = [*container.get("command", []), *container.get("args", [])]
+    return LocalProcess(container["name"], tuple(_expand(arg, env) for arg in argv), env)
+
+
+def _values(manifest: Manifest) -> dict[str, str]:
+    values = dict(manifest.get("stringData") or {})
+    if manifest["kind"] == "Secret":
+        encoded = manifest.get("data") or {}
+        values |= {key: base64.b64decode(value).decode() for key, value in encoded.items()}
+    else:
+        values |= manifest.get("data") or {}
+    return values
+
+
+def _container_env(container: Manifest, objects: Objects) -> dict[str, str]:
+    """Environment in the kubelet's order: envFrom first, then env entries, expanding
+    $(VAR) references to variables defined before them."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env |= objects.all("ConfigMap", source["configMapRef"]["name"])
+        if "secretRef" in source:
+            env |= objects.all("Secret", source["secretRef"]["name"])
+    for entry in container.get("env", []):
+        env[entry["name"]] = _entry_value(entry, objects, env)
+    return env
+
+
+def _entry_value(entry: Manifest, objects: Objects, env: dict[str, str]) -> str:
+    source = entry.get("valueFrom")
+    if source is None:
+        return _expand(entry.get("value", ""), env)
+    if "secretKeyRef" in source:
+        ref = source["secretKeyRef"]
+        return objects.get("Secret", ref["name"], ref["key"])
+    ref = source["configMapKeyRef"]
+    return objects.get("ConfigMap", ref["name"], ref["key"])
+
+
+def _expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion: unknown references stay as they are."""
+    return _REFERENCE.sub(lambda match: env.get(match.group(1), match.group(0)), text)
+
+
+def _mount(
+    pod_spec: Manifest, container: Manifest, objects: Objects, root: Path
+) -> dict[str, Path]:
+    """Writes the container's ConfigMap volumes under root; mount path -> local directory."""
+    volumes = {v["name"]: v for v in pod_spec.get("volumes", []) if "configMap" in v}
+    mounted: dict[str, Path] = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"])
+        if volume is None:
+            continue
+        local = root / mount["mountPath"].lstrip("/")
+        local.mkdir(parents=True, exist_ok=True)
+        for key, text in objects.all("ConfigMap", volume["configMap"]["name"]).items():
+            (local / key).write_text(text)
+        mounted[mount["mountPath"]] = local
+    return mounted
+
+
+def _remount(value: str, mounts: Mapping[str, Path]) -> str:
+    for mount_path, local in mounts.items():
+        if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
+            return str(local) + value[len(mount_path.rstrip("/")) :]
+    return value
+
+
+def _site_env(site: Site) -> dict[str, str]:
+    env = {
+        "AIRFLOW_HOME": str(site.home),
+        env_name("core", "execution_api_server_url"): f"{site.api_url}/execution/",
+        **site.env,
+    }
+    if site.kubeconfig is not None:
+        env |= {
+            "KUBECONFIG": str(site.kubeconfig),
+            env_name("kubernetes_executor", "in_cluster"): "False",
+            env_name("kubernetes_executor", "config_file"): str(site.kubeconfig),
+        }
+    return env
+
+
+def _local_kubernetes_connection(env: Mapping[str, str], site: Site) -> str:
+    """The pod operator's connection, from the cluster's kubeconfig instead of in-cluster."""
+    connection: dict[str, Any] = json.loads(env.get(KUBERNETES_CONNECTION, "{}") or "{}")
+    connection.setdefault("conn_type", "kubernetes")
+    extra = dict(connection.get("extra") or {})
+    extra["in_cluster"] = False
+    if site.kubeconfig is not None:
+        extra["kube_config_path"] = str(site.kubeconfig)
+    connection["extra"] = extra
+    return json.dumps(connection)

@@ -1,0 +1,115 @@
+"""farflow.local resolves containers as the kubelet does, from the operator's own manifests."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from farflow.build import manifests
+from farflow.local import KUBERNETES_CONNECTION, Objects, Site, container_process, processes
+from farflow.plan.config import POD_TEMPLATE_FILE
+from tests.unit.planning import OWNER, planned
+
+pytestmark = pytest.mark.unit
+
+DATABASE_URL = "postgresql+psycopg2://airflow:pw@127.0.0.1:5432/airflow"
+
+
+def rendered(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operator's manifests, plus the user's database Secret."""
+    made = planned({"spec": spec})
+    admin = {made.admin_password.name: {made.admin_password.key: "admin-password"}}
+    objects = manifests(made, OWNER, lambda key: f"generated-{key}", admin)
+    database = made.secret_env[0].secret
+    assert database is not None
+    encoded = base64.b64encode(DATABASE_URL.encode()).decode()
+    secret = {
+        "kind": "Secret",
+        "metadata": {"name": database.name},
+        "data": {database.key: encoded},
+    }
+    return [secret, *objects]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return Site(home=tmp_path, kubeconfig=tmp_path / "kubeconfig", env={"AWS_REGION": "eu-west-1"})
+
+
+def by_name(objects: list[dict[str, Any]], site: Site) -> dict[str, Any]:
+    return {p.name: p for p in processes(objects, Objects(objects), site)}
+
+
+def test_every_workload_becomes_a_process_with_its_command(site: Site) -> None:
+    objects = rendered({})
+    local = by_name(objects, site)
+    assert set(local) == {"migrate", "api-server", "scheduler", "dag-processor", "triggerer",
+                          "worker"}  # fmt: skip
+    assert local["scheduler"].argv == ("airflow", "scheduler")
+    assert local["api-server"].argv[:2] == ("airflow", "api-server")
+
+
+def test_env_comes_from_the_config_map_and_secret_references(site: Site) -> None:
+    objects = rendered({})
+    worker = by_name(objects, site)["worker"]
+    config = next(m for m in objects if m["kind"] == "ConfigMap")["data"]
+    assert worker.env["AIRFLOW__CELERY__BROKER_URL"] == config["AIRFLOW__CELERY__BROKER_URL"]
+    assert worker.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == DATABASE_URL
+    assert worker.env["AIRFLOW__CORE__FERNET_KEY"] == "generated-fernet-key"
+
+
+def test_site_replaces_only_what_differs_off_cluster(site: Site) -> None:
+    worker = by_name(rendered({}), site)["worker"]
+    assert worker.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://127.0.0.1:8080/execution/"
+    )
+    assert worker.env["AIRFLOW_HOME"] == str(site.home)
+    assert worker.env["AWS_REGION"] == "eu-west-1"
+    assert worker.env["AIRFLOW__KUBERNETES_EXECUTOR__IN_CLUSTER"] == "False"
+    connection = json.loads(worker.env[KUBERNETES_CONNECTION])
+    assert connection["extra"]["in_cluster"] is False
+    assert connection["extra"]["kube_config_path"] == str(site.kubeconfig)
+    assert connection["extra"]["namespace"] == "default"  # the operator's, kept
+
+
+def test_config_map_volumes_are_written_and_their_paths_follow(site: Site) -> None:
+    objects = rendered({"airflow": {"executors": ["Celery", "Kubernetes"]}})
+    scheduler = by_name(objects, site)["scheduler"]
+    template = Path(scheduler.env["AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE"])
+    assert template == site.home / "mounts" / POD_TEMPLATE_FILE.lstrip("/")
+    assert "kind: Pod" in template.read_text()
+
+
+def test_references_expand_to_earlier_variables_and_unknown_ones_stay(site: Site) -> None:
+    objects = [{"kind": "Secret", "metadata": {"name": "git"}, "stringData": {"user": "bob"}}]
+    pod_spec = {
+        "containers": [
+            {
+                "name": "main",
+                "command": ["echo", "$(GREETING)"],
+                "env": [
+                    {"name": "USER", "valueFrom": {"secretKeyRef": {"name": "git", "key": "user"}}},
+                    {"name": "GREETING", "value": "hello $(USER) from $(NOWHERE)"},
+                ],
+            }
+        ]
+    }
+    local = container_process(pod_spec, Objects(objects), site)
+    assert local.argv == ("echo", "hello bob from $(NOWHERE)")
+
+
+def test_a_missing_secret_key_names_the_secret_and_key(site: Site) -> None:
+    pod_spec = {
+        "containers": [
+            {
+                "name": "main",
+                "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+            }
+        ]
+    }
+    with pytest.raises(KeyError, match="Secret s has no key k"):
+        container_process(pod_spec, Objects([]), site)
