@@ -1,0 +1,1 @@
+"""The e2e tier: real Airflow processes, PostgreSQL and moto (see conftest.py)."""
