@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 MINIMAL = EXAMPLES / "airflowcluster-minimal.yaml"
 FULL = EXAMPLES / "airflowcluster-full.yaml"
+TASKS = EXAMPLES / "airflowcluster-tasks.yaml"  # what the e2e tier runs
+ALL_EXAMPLES = (MINIMAL, FULL, TASKS)
 INVALID = Path(__file__).with_name("invalid_manifests.yaml")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cases import FULL, MINIMAL, ROOT, invalid_cases, invalid_manifest, load
+from tests.cases import ALL_EXAMPLES, ROOT, invalid_cases, invalid_manifest, load
 from tests.controlplane.localcluster import LocalCluster
 from tests.fixtures.processes import wait_until
 
@@ -66,12 +66,12 @@ def test_examples_are_accepted(local_cluster: LocalCluster, namespace: str, crd:
 
     listed = local_cluster.kubectl("-n", namespace, "get", "airflowclusters", "-o", "name")
     expected = {
-        f"airflowcluster.farflow.io/{load(path)['metadata']['name']}" for path in (MINIMAL, FULL)
+        f"airflowcluster.farflow.io/{load(path)['metadata']['name']}" for path in ALL_EXAMPLES
     }
     assert set(listed.stdout.split()) == expected
 
 
-@pytest.mark.parametrize("example", [MINIMAL, FULL], ids=lambda path: path.stem)
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=lambda path: path.stem)
 def test_examples_pass_server_side_validation(
     local_cluster: LocalCluster, module_namespace: str, crd: None, example: Any
 ) -> None:

@@ -1,0 +1,112 @@
+"""Airflow 3's public REST API, as a user's script would call it: a JWT from the admin's
+credentials, then /api/v2."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+FINISHED = ("success", "failed")
+
+
+class ApiError(Exception):
+    pass
+
+
+@dataclass
+class AirflowApi:
+    base_url: str
+    username: str
+    password: str = field(repr=False)
+    _token: str | None = field(default=None, repr=False)
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        return _call(method, f"{self.base_url}{path}", body, headers)
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            credentials = {"username": self.username, "password": self.password}
+            answer = _call("POST", f"{self.base_url}/auth/token", credentials, {})
+            self._token = str(answer["access_token"])
+        return self._token
+
+    def dag(self, dag_id: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self.request("GET", f"/api/v2/dags/{dag_id}")
+        except ApiError as error:
+            if "404" in str(error):
+                return None
+            raise
+        return found
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        run = self.request(
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
+        )
+        return str(run["dag_run_id"])
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}"
+        )
+        return found
+
+    def wait_for_run(
+        self, dag_id: str, run_id: str, timeout: float, healthy: Callable[[], None] = lambda: None
+    ) -> str:
+        """The run's final state; TimeoutError names the states of its tasks. ``healthy`` is
+        called between polls, to stop waiting early when what runs the DAG died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            healthy()
+            state = str(self.run(dag_id, run_id)["state"])
+            if state in FINISHED:
+                return state
+            time.sleep(2)
+        raise TimeoutError(f"{dag_id} {run_id} did not finish: {self.task_states(dag_id, run_id)}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances"
+        found: list[dict[str, Any]] = self.request("GET", path)["task_instances"]
+        return found
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}"
+            "/xcomEntries/return_value?deserialize=true"
+        )
+        return self.request("GET", path)["value"]
+
+    def log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}"
+            f"/logs/{try_number}?full_content=true"
+        )
+        return json.dumps(self.request("GET", path)["content"])
+
+
+def _call(method: str, url: str, body: Any, headers: dict[str, str]) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:500]
+        raise ApiError(f"{method} {url}: {error.code} {detail}") from None
+    return json.loads(text) if text else None

@@ -1,0 +1,291 @@
+"""The e2e tier: the Airflow 3 cluster the operator plans for examples/airflowcluster-tasks.yaml,
+run on this machine.
+
+The operator's own code does the work: `gather` creates the cluster's AWS resources in moto
+(SQS queues, DAG bucket, log group, ECS cluster and task definitions, admin password),
+`plan` and `manifests` render it, and farflow.local runs each container of those manifests
+as a process with exactly its command and environment. PostgreSQL comes from Debian's
+packages; the Kubernetes objects other than the workloads are applied to the local control
+plane, where the Kubernetes executor and KubernetesPodOperator create their pods.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from farflow.api import parse, resolve
+from farflow.aws.facts import gather
+from farflow.build import Manifest, Owner, generate_value, manifests
+from farflow.local import LocalProcess, Objects, Site, container_process, processes
+from farflow.plan import AwsFacts, Plan, plan
+from tests.cases import ROOT
+from tests.controlplane.localcluster import LocalCluster
+from tests.e2e.airflow_api import AirflowApi
+from tests.e2e.kubelet import ProcessKubelet
+from tests.fixtures.aws_proxy import AwsProxy
+from tests.fixtures.controlplane import temporary_namespace
+from tests.fixtures.postgres import Postgres
+from tests.fixtures.processes import Process, answers, wait_until
+
+EXAMPLE = ROOT / "examples" / "airflowcluster-tasks.yaml"
+DAG_FOLDERS = (ROOT / "airflow" / "dags", Path(__file__).with_name("dags"))
+INPUT_CSV = (
+    "order_id,customer,amount\n1,acme,120.50\n2,globex,80.00\n3,acme,15.25\n4,initech,2400\n"
+)
+EMR_SCRIPT = "print('order totals')\n"
+WORKLOADS = ("Job", "Deployment")
+
+
+@dataclass
+class Stack:
+    """The running cluster: its plan and manifests, the processes, and the ways in."""
+
+    plan: Plan
+    facts: AwsFacts
+    manifests: list[Manifest]
+    objects: Objects
+    site: Site
+    api: AirflowApi
+    running: dict[str, Process]
+    kubelet: ProcessKubelet
+    logs: Path
+    namespace: str
+    data_bucket: str
+    moto: dict[str, str]
+
+    def assert_alive(self) -> None:
+        """Every Airflow component still runs (a worker killed on purpose is stopped)."""
+        dead = [name for name, p in self.running.items() if p.popen and not p.alive()]
+        dead = [name for name in dead if name != "migrate"]
+        assert not dead, f"{dead} exited:\n{_tails(self.running)}"
+
+    def process(self, name: str) -> LocalProcess:
+        return next(p for p in processes(self.manifests, self.objects, self.site) if p.name == name)
+
+    def start(self, name: str, log_name: str | None = None) -> Process:
+        local = self.process(name)
+        log = self.logs / f"{log_name or name}.log"
+        started = Process(local.argv, log, local.env, inherit=False).start()
+        self.running[log_name or name] = started
+        return started
+
+
+def _cluster_manifest(namespace: str, network: tuple[str, str], emr_app: str) -> dict[str, Any]:
+    """The example, pointed at what exists in moto: the network and the EMR application."""
+    manifest = yaml.safe_load(EXAMPLE.read_text())
+    manifest["metadata"]["namespace"] = namespace
+    for env in manifest["spec"]["airflow"]["env"]:
+        if env["name"] == "AIRFLOW_VAR_EMR_SERVERLESS":
+            env["value"] = json.dumps(json.loads(env["value"]) | {"application_id": emr_app})
+    subnet, security_group = network
+    manifest["spec"]["ecs"] |= {"subnets": [subnet], "securityGroupIds": [security_group]}
+    # The Ecs executor's startup health check stops a made-up task and expects ECS's
+    # InvalidParameterException; moto 5.2.5 answers 500, which would stop the scheduler.
+    config = manifest["spec"]["airflow"].setdefault("config", {})
+    config["aws_ecs_executor"] = {"check_health_on_startup": "False"}
+    return manifest
+
+
+def _fargate_network(region: str) -> tuple[str, str]:
+    """A subnet and security group in a VPC with DNS hostnames, as awsvpc tasks need (moto's
+    run_task with FARGATE insists on all three)."""
+    ec2 = boto3.client("ec2", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="farflow-tasks", Description="tasks", VpcId=vpc)
+    return str(subnet), str(group["GroupId"])
+
+
+def _emr_application(region: str) -> str:
+    """The team's long-lived EMR Serverless application that emr_dag runs its job on."""
+    emr = boto3.client("emr-serverless", region_name=region)
+    created = emr.create_application(name="farflow-e2e", releaseLabel="emr-7.5.0", type="SPARK")
+    return str(created["applicationId"])
+
+
+def _upload(bucket: str, prefix: str, region: str) -> None:
+    s3 = boto3.client("s3", region_name=region)
+    for folder in DAG_FOLDERS:
+        for dag_file in sorted(folder.glob("*.py")):
+            s3.upload_file(str(dag_file), bucket, f"{prefix}{dag_file.name}")
+
+
+def _data_bucket(manifest: dict[str, Any], region: str) -> str:
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["airflow"]["env"]}
+    bucket = str(env["AIRFLOW_VAR_DATA_BUCKET"])
+    s3 = boto3.client("s3", region_name=region)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="input/orders.csv", Body=INPUT_CSV.encode())
+    s3.put_object(Bucket=bucket, Key="emr/order_totals.py", Body=EMR_SCRIPT.encode())
+    return bucket
+
+
+def _database_secret(name: str, key: str, url: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "data": {key: base64.b64encode(url.encode()).decode()},
+    }
+
+
+def _apply_objects(cluster: LocalCluster, namespace: str, objects: list[Manifest]) -> None:
+    """Everything but the workloads, so pods the executors create find their ServiceAccount,
+    ConfigMaps and Secrets as in EKS."""
+    wanted = [m for m in objects if m["kind"] not in WORKLOADS]
+    documents = yaml.safe_dump_all(wanted)
+    cluster.kubectl("-n", namespace, "apply", "--server-side", "-f", "-", input=documents)
+
+
+@contextmanager
+def ecs_tasks_run_to_completion(moto: str) -> Iterator[None]:
+    """moto's ECS tasks stay where run_task left them unless its state manager moves them: with
+    "immediate" progression each DescribeTasks moves a task one state on, to STOPPED with exit
+    code 0. Set for the e2e session only."""
+    manager = f"{moto}/moto-api/state-manager"
+    transition = {"model_name": "ecs::task", "transition": {"progression": "immediate"}}
+    _post(f"{manager}/set-transition", transition)
+    try:
+        yield
+    finally:
+        _post(f"{manager}/unset-transition", {"model_name": "ecs::task"})
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+@pytest.fixture(scope="session")
+def e2e_namespace(local_cluster: LocalCluster) -> Iterator[str]:
+    yield from temporary_namespace(local_cluster, "e2e")
+
+
+@pytest.fixture(scope="session")
+def stack(  # noqa: PLR0917  (pytest passes fixtures by position)
+    local_cluster: LocalCluster,
+    e2e_namespace: str,
+    crd: None,
+    aws_proxy: AwsProxy,
+    moto_server: dict[str, str],
+    postgres: Postgres,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    saved = dict(os.environ)
+    os.environ.update(moto_server)  # gather() and the test's own boto3 clients reach moto
+    try:
+        with ecs_tasks_run_to_completion(aws_proxy.upstream):
+            yield from _stack(local_cluster, e2e_namespace, moto_server, postgres, tmp_path_factory)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _stack(
+    cluster: LocalCluster,
+    namespace: str,
+    moto: dict[str, str],
+    postgres: Postgres,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    region = moto["AWS_REGION"]
+    manifest = _cluster_manifest(namespace, _fargate_network(region), _emr_application(region))
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+    live = yaml.safe_load(
+        cluster.kubectl("-n", namespace, "get", "airflowcluster", "tasks", "-o", "yaml").stdout
+    )
+    parsed = parse(copy.deepcopy(manifest))
+    spec = resolve(parsed)
+    gathered = gather(parsed, spec)
+    assert gathered.facts is not None, f"AWS not ready: {gathered.errors}"
+    planned = plan(parsed, gathered.facts)
+    owner = Owner(live["apiVersion"], live["kind"], "tasks", live["metadata"]["uid"])
+    rendered = manifests(planned, owner, generate_value, gathered.mirrored)
+    database = gathered.facts.database_secret
+    rendered.insert(0, _database_secret(database.name, database.key, postgres.sqlalchemy_url))
+    _apply_objects(cluster, namespace, rendered)
+    data_bucket = _data_bucket(manifest, region)
+    assert gathered.facts.dag_bucket is not None
+    _upload(gathered.facts.dag_bucket, spec.dags.s3.prefix if spec.dags.s3 else "", region)
+
+    home = tmp_path_factory.mktemp("airflow-home")
+    logs = tmp_path_factory.mktemp("airflow-logs")
+    bin_dir = str(Path(sys.executable).parent)
+    # What a pod has besides its containers' env: a PATH with Airflow, a home, and AWS
+    # credentials (IRSA in EKS; moto's here).
+    site_env = {
+        **moto,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+    }
+    site = Site(home=home, kubeconfig=cluster.kubeconfig, env=site_env)
+    objects = Objects(rendered)
+    admin = planned.admin_password
+    password = objects.get("Secret", admin.name, admin.key)
+    api = AirflowApi(site.api_url, spec.admin.username, password)
+    running: dict[str, Process] = {}
+    resolve_pod = partial(container_process, objects=objects, site=site)
+    kubelet = ProcessKubelet(cluster.kubeconfig, namespace, resolve_pod, logs)
+    built = Stack(
+        planned,
+        gathered.facts,
+        rendered,
+        objects,
+        site,
+        api,
+        running,
+        kubelet,
+        logs,
+        namespace,
+        data_bucket,
+        moto,
+    )
+    try:
+        _migrate(built)
+        for component in planned.components:
+            built.start(component.name)
+        wait_until(
+            lambda: answers(f"{site.api_url}/api/v2/monitor/health") or _died(running),
+            180,
+            "the API server answering",
+        )
+        assert not _died(running), _tails(running)
+        with kubelet:
+            yield built
+    finally:
+        for process in running.values():
+            process.stop()
+        print(_tails(running))
+
+
+def _migrate(stack: Stack) -> None:
+    """The migration Job's container, run to completion as the Job would."""
+    migration = stack.start("migrate")
+    wait_until(lambda: not migration.alive(), 600, "airflow db migrate and the admin user")
+    assert migration.popen is None or migration.popen.returncode == 0, migration.tail()
+
+
+def _died(running: dict[str, Process]) -> bool:
+    return any(not p.alive() for name, p in running.items() if name != "migrate")
+
+
+def _tails(running: dict[str, Process]) -> str:
+    return "\n".join(f"--- {name} ---\n{p.tail(60)}" for name, p in running.items())

@@ -1,0 +1,149 @@
+"""The example DAGs run to success on the cluster the operator planned: Celery through SQS,
+ECS Fargate tasks and EMR Serverless in moto, pods in the local control plane."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+DAGS = ("etl_celery", "ecs_dag", "emr_dag", "pod_dag", "kubernetes_executor_dag")
+RUN_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Run:
+    dag_id: str
+    run_id: str
+    state: str
+    tasks: dict[str, str | None]
+
+
+def wait_until_parsed(stack: Stack, dag_ids: tuple[str, ...], timeout: float = 300) -> None:
+    """The DAG processor has read every DAG from the S3 bundle."""
+    deadline = time.monotonic() + timeout
+    missing = list(dag_ids)
+    while missing and time.monotonic() < deadline:
+        missing = [dag_id for dag_id in missing if stack.api.dag(dag_id) is None]
+        time.sleep(2)
+    assert not missing, f"never parsed: {missing}\n{stack.running['dag-processor'].tail()}"
+
+
+def run_all(stack: Stack, dag_ids: tuple[str, ...]) -> dict[str, Run]:
+    """Triggers every DAG at once and waits for each run to finish."""
+    wait_until_parsed(stack, dag_ids)
+    triggered = {}
+    for dag_id in dag_ids:
+        stack.api.unpause(dag_id)
+        triggered[dag_id] = stack.api.trigger(dag_id)
+    runs = {}
+    for dag_id, run_id in triggered.items():
+        state = stack.api.wait_for_run(dag_id, run_id, RUN_TIMEOUT, stack.assert_alive)
+        runs[dag_id] = Run(dag_id, run_id, state, stack.api.task_states(dag_id, run_id))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def runs(stack: Stack) -> dict[str, Run]:
+    return run_all(stack, DAGS)
+
+
+def succeeded(runs: dict[str, Run], dag_id: str) -> Run:
+    run = runs[dag_id]
+    assert run.state == "success", f"{dag_id}: {run.tasks}"
+    return run
+
+
+def s3_json(stack: Stack, key: str) -> Any:
+    s3 = boto3.client("s3")
+    return json.loads(s3.get_object(Bucket=stack.data_bucket, Key=key)["Body"].read())
+
+
+def test_etl_celery_runs_on_the_workers_through_sqs(stack: Stack, runs: dict[str, Run]) -> None:
+    run = succeeded(runs, "etl_celery")
+    summary = s3_json(stack, f"output/etl_celery/{run.run_id}/summary.json")
+    assert summary["customers"]["acme"]["total"] == "135.75"
+    worker_log = stack.running["worker"].log.read_text()
+    assert "etl_celery" in worker_log
+    # The workers' queue is the SQS queue the operator created: every message was consumed.
+    sqs = boto3.client("sqs")
+    [queue_url] = stack.facts.queue_urls.values()
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_ecs_dag_runs_the_registered_task_definition(stack: Stack, runs: dict[str, Run]) -> None:
+    run = succeeded(runs, "ecs_dag")
+    ecs_facts = stack.facts.ecs
+    assert ecs_facts is not None
+    ecs = boto3.client("ecs")
+    arns = ecs.list_tasks(cluster=ecs_facts.cluster)["taskArns"]  # moto keeps stopped ones
+    tasks = ecs.describe_tasks(cluster=ecs_facts.cluster, tasks=arns)["tasks"]
+    [task] = [t for t in tasks if _overrides(t).get("OUTPUT_URI", "").find(run.run_id) > 0]
+    assert task["taskDefinitionArn"].split("/")[-1] == ecs_facts.task_definition.split("/")[-1]
+    assert task["launchType"] == "FARGATE"
+    assert task["lastStatus"] == "STOPPED"
+    assert task["containers"][0]["exitCode"] == 0
+    subnets = ecs_facts.network_configuration["awsvpcConfiguration"]["subnets"]
+    attached = {d["value"] for a in task["attachments"] for d in a["details"]}
+    assert set(subnets) <= attached
+    assert _overrides(task)["INPUT_URI"] == f"s3://{stack.data_bucket}/input/orders.csv"
+
+
+def _overrides(task: dict[str, Any]) -> dict[str, str]:
+    containers = task.get("overrides", {}).get("containerOverrides", [])
+    return {e["name"]: e["value"] for c in containers for e in c.get("environment", [])}
+
+
+def test_emr_dag_runs_a_serverless_job(stack: Stack, runs: dict[str, Run]) -> None:
+    run = succeeded(runs, "emr_dag")
+    emr = boto3.client("emr-serverless")
+    [application] = emr.list_applications()["applications"]
+    [job] = emr.list_job_runs(applicationId=application["id"])["jobRuns"]
+    assert job["name"] == f"farflow-emr-dag-{run.run_id}"
+    assert job["state"] == "SUCCESS"
+    described = emr.get_job_run(applicationId=application["id"], jobRunId=job["id"])["jobRun"]
+    entry_point = described["jobDriver"]["sparkSubmit"]["entryPoint"]
+    assert entry_point == f"s3://{stack.data_bucket}/emr/order_totals.py"
+
+
+def test_pod_dag_runs_a_fargate_pod(stack: Stack, runs: dict[str, Run]) -> None:
+    succeeded(runs, "pod_dag")
+    [pod] = stack.kubelet.pods("kubernetes_pod_operator")
+    spec = pod["spec"]
+    assert pod["metadata"]["labels"]["farflow.io/fargate"] == "true"
+    [container] = spec["containers"]
+    assert container["resources"]["requests"] == container["resources"]["limits"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    assert env["INPUT_URI"] == f"s3://{stack.data_bucket}/input/orders.csv"
+
+
+def test_kubernetes_executor_runs_the_task_in_its_own_pod(
+    stack: Stack, runs: dict[str, Run]
+) -> None:
+    run = succeeded(runs, "kubernetes_executor_dag")
+    [pod] = stack.kubelet.pods("kubernetes_executor")
+    [container] = pod["spec"]["containers"]
+    assert container["name"] == "base"
+    assert container["image"] == stack.plan.image
+    assert pod["metadata"]["labels"]["farflow.io/fargate"] == "true"
+    assert container["envFrom"] == [{"configMapRef": {"name": stack.plan.names.config_map}}]
+    [task_id] = run.tasks
+    result = stack.api.xcom("kubernetes_executor_dag", run.run_id, task_id)
+    payload = "".join(f"{n},{n * n}\n" for n in range(10_000)).encode()
+    assert result["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert result["hostname"] == socket.gethostname()  # the pod's container ran here
