@@ -173,12 +173,12 @@ def _post(url: str, body: dict[str, Any]) -> None:
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_namespace(local_cluster: LocalCluster) -> Iterator[str]:
     yield from temporary_namespace(local_cluster, "e2e")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(  # noqa: PLR0917  (pytest passes fixtures by position)
     local_cluster: LocalCluster,
     e2e_namespace: str,
