@@ -64,14 +64,19 @@ class Stack:
     running: dict[str, Process]
     kubelet: ProcessKubelet
     logs: Path
-    namespace: str
     data_bucket: str
-    moto: dict[str, str]
+
+    def dead(self) -> list[str]:
+        """Components that exited; the finished migration and a worker killed (and so
+        stopped) on purpose are not among them."""
+        return [
+            name
+            for name, process in self.running.items()
+            if name != "migrate" and process.popen is not None and not process.alive()
+        ]
 
     def assert_alive(self) -> None:
-        """Every Airflow component still runs (a worker killed on purpose is stopped)."""
-        dead = [name for name, p in self.running.items() if p.popen and not p.alive()]
-        dead = [name for name in dead if name != "migrate"]
+        dead = self.dead()
         assert not dead, f"{dead} exited:\n{_tails(self.running)}"
 
     def process(self, name: str) -> LocalProcess:
@@ -207,84 +212,85 @@ def _stack(
 ) -> Iterator[Stack]:
     region = moto["AWS_REGION"]
     manifest = _cluster_manifest(namespace, _fargate_network(region), _emr_application(region))
-    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
-    live = yaml.safe_load(
-        cluster.kubectl("-n", namespace, "get", "airflowcluster", "tasks", "-o", "yaml").stdout
-    )
-    parsed = parse(copy.deepcopy(manifest))
-    spec = resolve(parsed)
-    gathered = gather(parsed, spec)
-    assert gathered.facts is not None, f"AWS not ready: {gathered.errors}"
-    planned = plan(parsed, gathered.facts)
-    owner = Owner(live["apiVersion"], live["kind"], "tasks", live["metadata"]["uid"])
-    rendered = manifests(planned, owner, generate_value, gathered.mirrored)
-    database = gathered.facts.database_secret
-    rendered.insert(0, _database_secret(database.name, database.key, postgres.sqlalchemy_url))
+    planned, facts, rendered = _operator_render(cluster, manifest, postgres)
     _apply_objects(cluster, namespace, rendered)
-    data_bucket = _data_bucket(manifest, region)
-    assert gathered.facts.dag_bucket is not None
-    _upload(gathered.facts.dag_bucket, spec.dags.s3.prefix if spec.dags.s3 else "", region)
+    assert facts.dag_bucket is not None
+    prefix = manifest["spec"]["dags"]["s3"]["prefix"]
+    _upload(facts.dag_bucket, prefix, region)
 
     home = tmp_path_factory.mktemp("airflow-home")
     logs = tmp_path_factory.mktemp("airflow-logs")
-    bin_dir = str(Path(sys.executable).parent)
     # What a pod has besides its containers' env: a PATH with Airflow, a home, and AWS
     # credentials (IRSA in EKS; moto's here).
     site_env = {
         **moto,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "HOME": str(home),
         "LANG": "C.UTF-8",
     }
     site = Site(home=home, kubeconfig=cluster.kubeconfig, env=site_env)
     objects = Objects(rendered)
     admin = planned.admin_password
-    password = objects.get("Secret", admin.name, admin.key)
-    api = AirflowApi(site.api_url, spec.admin.username, password)
-    running: dict[str, Process] = {}
+    username = manifest["spec"].get("admin", {}).get("username", "admin")
+    api = AirflowApi(site.api_url, username, objects.get("Secret", admin.name, admin.key))
     resolve_pod = partial(container_process, objects=objects, site=site)
     kubelet = ProcessKubelet(cluster.kubeconfig, namespace, resolve_pod, logs)
     built = Stack(
-        planned,
-        gathered.facts,
-        rendered,
-        objects,
-        site,
-        api,
-        running,
-        kubelet,
-        logs,
-        namespace,
-        data_bucket,
-        moto,
+        plan=planned,
+        facts=facts,
+        manifests=rendered,
+        objects=objects,
+        site=site,
+        api=api,
+        running={},
+        kubelet=kubelet,
+        logs=logs,
+        data_bucket=_data_bucket(manifest, region),
     )
     try:
-        _migrate(built)
-        for component in planned.components:
-            built.start(component.name)
-        wait_until(
-            lambda: answers(f"{site.api_url}/api/v2/monitor/health") or _died(running),
-            180,
-            "the API server answering",
-        )
-        assert not _died(running), _tails(running)
+        _start(built)
         with kubelet:
             yield built
     finally:
-        for process in running.values():
+        for process in built.running.values():
             process.stop()
-        print(_tails(running))
+        print(_tails(built.running))
 
 
-def _migrate(stack: Stack) -> None:
-    """The migration Job's container, run to completion as the Job would."""
+def _operator_render(
+    cluster: LocalCluster, manifest: dict[str, Any], postgres: Postgres
+) -> tuple[Plan, AwsFacts, list[Manifest]]:
+    """What the operator does for the AirflowCluster: its AWS resources (in moto), its plan
+    and its manifests, owned by the object in the control plane; plus the user's database
+    Secret, pointing at PostgreSQL."""
+    namespace = manifest["metadata"]["namespace"]
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+    live = yaml.safe_load(
+        cluster.kubectl("-n", namespace, "get", "airflowcluster", "tasks", "-o", "yaml").stdout
+    )
+    parsed = parse(copy.deepcopy(manifest))
+    gathered = gather(parsed, resolve(parsed))
+    assert gathered.facts is not None, f"AWS not ready: {gathered.errors}"
+    planned = plan(parsed, gathered.facts)
+    owner = Owner(live["apiVersion"], live["kind"], "tasks", live["metadata"]["uid"])
+    rendered = manifests(planned, owner, generate_value, gathered.mirrored)
+    database = gathered.facts.database_secret
+    rendered.insert(0, _database_secret(database.name, database.key, postgres.sqlalchemy_url))
+    return planned, gathered.facts, rendered
+
+
+def _start(stack: Stack) -> None:
+    """The migration Job's container to completion, as the Job would run it; then every
+    component, until the API server answers."""
     migration = stack.start("migrate")
     wait_until(lambda: not migration.alive(), 600, "airflow db migrate and the admin user")
-    assert migration.popen is None or migration.popen.returncode == 0, migration.tail()
-
-
-def _died(running: dict[str, Process]) -> bool:
-    return any(not p.alive() for name, p in running.items() if name != "migrate")
+    assert migration.popen is not None
+    assert migration.popen.returncode == 0, migration.tail()
+    for component in stack.plan.components:
+        stack.start(component.name)
+    health = f"{stack.site.api_url}/api/v2/monitor/health"
+    wait_until(lambda: answers(health) or bool(stack.dead()), 180, "the API server answering")
+    stack.assert_alive()
 
 
 def _tails(running: dict[str, Process]) -> str:
