@@ -25,7 +25,7 @@ run: .venv/.synced ## validate the examples and print them with every default re
 	.venv/bin/farflow validate -f examples/
 	.venv/bin/farflow resolve -f examples/airflowcluster-minimal.yaml
 
-test: lint controlplane system-packages ## lint, type-check and run every test tier
+test: lint system-packages controlplane ## lint, type-check and run every test tier
 	$(PY) -m pytest
 
 lint: .venv/.synced ## ruff, ruff format, mypy (strict on operator/farflow)
@@ -46,12 +46,12 @@ crd: .venv/.synced ## regenerate the CRD from the models (crds/ and the chart's 
 	.venv/bin/farflow crd > crds/airflowcluster.yaml
 	cp crds/airflowcluster.yaml charts/farflow-operator/crds/airflowcluster.yaml
 
-controlplane: ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok, helm
+controlplane: system-packages ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok, helm
 	bash tests/controlplane/build.sh
 	bash tests/controlplane/helm/build.sh
 
-system-packages: ## PostgreSQL and Chromium from Debian's packages (the e2e tier)
-	bash tests/e2e/system-packages.sh
+system-packages: ## PostgreSQL, Chromium and patch from Debian's packages
+	bash tests/system-packages.sh
 
 cluster-up: controlplane .venv/.synced ## start the local control plane (.farflow/kubeconfig)
 	$(PY) tests/controlplane/localcluster.py up

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the e2e tier runs: the PostgreSQL server (the metadata database) and
-# Chromium (the UI test drives it through Playwright; Playwright never downloads a browser).
+# Debian packages the tests need: the PostgreSQL server (the e2e tier's metadata database),
+# Chromium (the UI test drives it through Playwright, which never downloads a browser) and
+# patch (tests/controlplane/build.sh patches kwok).
 set -euo pipefail
 
-packages=(postgresql chromium)
+packages=(postgresql chromium patch)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
