@@ -4,13 +4,14 @@ credentials, then /api/v2."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+from tests.fixtures.processes import wait_until
 
 FINISHED = ("success", "failed")
 
@@ -65,16 +66,20 @@ class AirflowApi:
     def wait_for_run(
         self, dag_id: str, run_id: str, timeout: float, healthy: Callable[[], None] = lambda: None
     ) -> str:
-        """The run's final state; TimeoutError names the states of its tasks. ``healthy`` is
+        """The run's final state; a timeout names the states of its tasks. ``healthy`` is
         called between polls, to stop waiting early when what runs the DAG died."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        states: list[str] = []
+
+        def finished() -> bool:
             healthy()
-            state = str(self.run(dag_id, run_id)["state"])
-            if state in FINISHED:
-                return state
-            time.sleep(2)
-        raise TimeoutError(f"{dag_id} {run_id} did not finish: {self.task_states(dag_id, run_id)}")
+            states.append(str(self.run(dag_id, run_id)["state"]))
+            return states[-1] in FINISHED
+
+        try:
+            wait_until(finished, timeout, f"{dag_id} {run_id} finishing", interval=2)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}: {self.task_states(dag_id, run_id)}") from None
+        return states[-1]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances"

@@ -53,12 +53,11 @@ WORKLOADS = ("Job", "Deployment")
 
 @dataclass
 class Stack:
-    """The running cluster: its plan and manifests, the processes, and the ways in."""
+    """The running cluster: its plan, its containers as processes, and the ways in."""
 
     plan: Plan
     facts: AwsFacts
-    manifests: list[Manifest]
-    objects: Objects
+    containers: dict[str, LocalProcess]  # each workload's container, by name, resolved once
     site: Site
     api: AirflowApi
     running: dict[str, Process]
@@ -79,11 +78,8 @@ class Stack:
         dead = self.dead()
         assert not dead, f"{dead} exited:\n{_tails(self.running)}"
 
-    def process(self, name: str) -> LocalProcess:
-        return next(p for p in processes(self.manifests, self.objects, self.site) if p.name == name)
-
     def start(self, name: str, log_name: str | None = None) -> Process:
-        local = self.process(name)
+        local = self.containers[name]
         log = self.logs / f"{log_name or name}.log"
         started = Process(local.argv, log, local.env, inherit=False).start()
         self.running[log_name or name] = started
@@ -238,8 +234,7 @@ def _stack(
     built = Stack(
         plan=planned,
         facts=facts,
-        manifests=rendered,
-        objects=objects,
+        containers={p.name: p for p in processes(rendered, objects, site)},
         site=site,
         api=api,
         running={},

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ import boto3
 import pytest
 
 from tests.e2e.conftest import Stack
+from tests.fixtures.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +31,18 @@ class Run:
 
 def wait_until_parsed(stack: Stack, dag_ids: tuple[str, ...], timeout: float = 300) -> None:
     """The DAG processor has read every DAG from the S3 bundle."""
-    deadline = time.monotonic() + timeout
     missing = list(dag_ids)
-    while missing and time.monotonic() < deadline:
-        missing = [dag_id for dag_id in missing if stack.api.dag(dag_id) is None]
-        time.sleep(2)
-    assert not missing, f"never parsed: {missing}\n{stack.running['dag-processor'].tail()}"
+
+    def parsed() -> bool:
+        missing[:] = [dag_id for dag_id in missing if stack.api.dag(dag_id) is None]
+        return not missing
+
+    try:
+        wait_until(parsed, timeout, "the DAG processor parsing the DAGs", interval=2)
+    except TimeoutError as error:
+        raise AssertionError(
+            f"never parsed: {missing}\n{stack.running['dag-processor'].tail()}"
+        ) from error
 
 
 def run_all(stack: Stack, dag_ids: tuple[str, ...]) -> dict[str, Run]:

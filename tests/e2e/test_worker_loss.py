@@ -12,7 +12,6 @@ message runs the task."""
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
@@ -36,7 +35,12 @@ def test_a_task_survives_the_death_of_its_worker(stack: Stack) -> None:
         f"{TASK} running",
         interval=1,
     )
-    time.sleep(5)  # well into the task's 30 seconds
+    wait_until(
+        lambda: "working: 5/30 s" in stack.api.log(DAG, run_id, TASK),
+        120,
+        f"{TASK} five seconds into its work",
+        interval=1,
+    )
     stack.running["worker"].kill(signal.SIGKILL)
     replacement = stack.start("worker", "worker-after-kill")
 
