@@ -159,6 +159,16 @@ def test_task_definition_for_fargate_with_awslogs(name: str) -> None:
     }
 
 
+def test_without_a_log_group_the_container_has_no_log_configuration(name: str) -> None:
+    """CloudWatch off: no awslogs driver naming a group that does not exist, which ECS
+    would refuse when it starts the task."""
+    state = register(name, log_group=None)
+    definition = ecs().describe_task_definition(taskDefinition=state.arn)["taskDefinition"]
+    [container] = definition["containerDefinitions"]
+    assert "logConfiguration" not in container
+    assert register(name, log_group=None) == replace(state, registered=False)
+
+
 def test_an_unchanged_task_definition_is_reused(name: str, aws_faults: AwsProxy) -> None:
     first = register(name)
     called = len(aws_faults.actions)
@@ -176,6 +186,7 @@ def test_an_unchanged_task_definition_is_reused(name: str, aws_faults: AwsProxy)
         {"memory": "3Gi"},
         {"task_role_arn": None},
         {"log_group": "/farflow/elsewhere"},
+        {"log_group": None},
     ],
 )
 def test_a_changed_task_definition_is_a_new_revision(name: str, change: dict[str, Any]) -> None:

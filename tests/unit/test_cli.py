@@ -88,6 +88,21 @@ def test_render_prints_every_manifest_of_the_full_example(
     ]
 
 
+def test_render_without_cloudwatch_gives_ecs_tasks_no_log_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster = yaml.safe_load(FULL.read_text())
+    cluster["spec"]["logging"]["cloudwatch"]["enabled"] = False
+    path = tmp_path / "no-cloudwatch.yaml"
+    path.write_text(yaml.safe_dump(cluster))
+    assert main(["render", "-f", str(path), "--account-id", "123456789012"]) == 0
+    objects = [o for o in yaml.safe_load_all(capsys.readouterr().out) if o]
+    [config] = [o["data"] for o in objects if o["metadata"]["name"] == "full-airflow-config"]
+    ecs = json.loads(config["AIRFLOW_VAR_FARFLOW_ECS"])
+    assert ecs["task_definition"]
+    assert not [key for key in ecs if key.startswith("awslogs_")]
+
+
 def test_render_without_a_region_says_where_to_set_it(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,12 +111,13 @@ def register_task_definition(
     memory: str,
     execution_role_arn: str,
     task_role_arn: str | None,
-    log_group: str,
+    log_group: str | None,
     owner: str,
 ) -> TaskDefinitionState:
     """The family's latest revision when it matches; otherwise a newly registered one.
 
-    cpu and memory are Kubernetes quantities ("0.3", "600Mi"), snapped to a Fargate size."""
+    cpu and memory are Kubernetes quantities ("0.3", "600Mi"), snapped to a Fargate size.
+    Without a log group the container has no log configuration (its output is not kept)."""
     size = task_size(cpu, memory)
     roles = {"executionRoleArn": execution_role_arn, "taskRoleArn": task_role_arn}
     wanted: dict[str, Any] = {
@@ -195,20 +196,22 @@ def _cluster_state(cluster: dict[str, Any]) -> EcsClusterState:
     return EcsClusterState(cluster["clusterName"], cluster["clusterArn"], cluster["status"])
 
 
-def _container(image: str, memory_mib: int, log_group: str, region: str) -> dict[str, Any]:
+def _container(image: str, memory_mib: int, log_group: str | None, region: str) -> dict[str, Any]:
     """The task's one container, with all of the task's memory (its hard limit, in MiB)."""
-    options = {
-        "awslogs-group": log_group,
-        "awslogs-region": region,
-        "awslogs-stream-prefix": LOG_STREAM_PREFIX,
-    }
-    return {
+    container: dict[str, Any] = {
         "name": CONTAINER,
         "image": image,
         "essential": True,
         "memory": memory_mib,
-        "logConfiguration": {"logDriver": "awslogs", "options": options},
     }
+    if log_group is not None:
+        options = {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": LOG_STREAM_PREFIX,
+        }
+        container["logConfiguration"] = {"logDriver": "awslogs", "options": options}
+    return container
 
 
 def _latest_revision(ecs: Any, family: str) -> dict[str, Any] | None:

@@ -263,9 +263,16 @@ def _ecs(spec: AirflowClusterSpec, target: Target) -> EcsFacts | None:
         executor,
         task,
         ecs.CONTAINER,
-        log_group=target.log_group,
+        log_group=_task_log_group(spec),
         log_stream_prefix=ecs.LOG_STREAM_PREFIX,
     )
+
+
+def _task_log_group(spec: AirflowClusterSpec) -> str | None:
+    """The awslogs group of the task definitions: none when CloudWatch is off, as the group
+    then does not exist and ECS would refuse to start a task that names it."""
+    cloudwatch = spec.logging.cloudwatch
+    return cloudwatch.log_group if cloudwatch.enabled else None
 
 
 def _task_definitions(
@@ -273,16 +280,27 @@ def _task_definitions(
 ) -> tuple[str | None, str | None]:
     """The Ecs executor's (the Airflow image) and the DAGs' (spec.ecs.taskImage)."""
     executor = task = None
+    logs = _task_log_group(spec)
     if "Ecs" in spec.airflow.executors:
         image = f"{spec.airflow.image.repository}:{spec.airflow.image.tag}"
-        executor = _task_definition(wanted, target, "-executor", image, spec.workers.resources)
+        executor = _task_definition(
+            wanted, target, "-executor", image, spec.workers.resources, log_group=logs
+        )
     if wanted.task_image:
-        task = _task_definition(wanted, target, "-task", wanted.task_image, wanted.task_resources)
+        task = _task_definition(
+            wanted, target, "-task", wanted.task_image, wanted.task_resources, log_group=logs
+        )
     return executor, task
 
 
 def _task_definition(
-    wanted: EcsSpec, target: Target, suffix: str, image: str, size: Resources | None
+    wanted: EcsSpec,
+    target: Target,
+    suffix: str,
+    image: str,
+    size: Resources | None,
+    *,
+    log_group: str | None,
 ) -> str:
     cpu, memory = (size.cpu, size.memory) if size else DEFAULT_TASK_SIZE
     state = ecs.register_task_definition(
@@ -293,7 +311,7 @@ def _task_definition(
         memory=memory,
         execution_role_arn=wanted.execution_role_arn,
         task_role_arn=wanted.task_role_arn,
-        log_group=target.log_group,
+        log_group=log_group,
         owner=target.owner,
     )
     return state.arn
@@ -343,6 +361,6 @@ def _offline_ecs(
         if "Ecs" in spec.airflow.executors
         else None,
         task_definition=task and f"{prefix}:task-definition/{task}",
-        log_group=spec.logging.cloudwatch.log_group,
+        log_group=_task_log_group(spec),
         log_stream_prefix=ecs.LOG_STREAM_PREFIX,
     )
