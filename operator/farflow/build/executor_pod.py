@@ -60,8 +60,11 @@ def mount_pod_template(plan: Plan, template: Manifest) -> Manifest:
         "metadata": {**meta, "annotations": annotations},
         "spec": {
             **spec,
-            "containers": [{**c, "volumeMounts": [mount]} for c in spec["containers"]],
-            "volumes": [volume],
+            "containers": [
+                {**c, "volumeMounts": [*c.get("volumeMounts", []), mount]}
+                for c in spec["containers"]
+            ],
+            "volumes": [*spec.get("volumes", []), volume],
         },
     }
 
