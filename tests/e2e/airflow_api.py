@@ -17,7 +17,9 @@ FINISHED = ("success", "failed")
 
 
 class ApiError(Exception):
-    pass
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -28,7 +30,7 @@ class AirflowApi:
     _token: str | None = field(default=None, repr=False)
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        headers = {"Authorization": f"Bearer {self.token}"}
         return _call(method, f"{self.base_url}{path}", body, headers)
 
     @property
@@ -43,7 +45,7 @@ class AirflowApi:
         try:
             found: dict[str, Any] = self.request("GET", f"/api/v2/dags/{dag_id}")
         except ApiError as error:
-            if "404" in str(error):
+            if error.status == 404:
                 return None
             raise
         return found
@@ -113,5 +115,5 @@ def _call(method: str, url: str, body: Any, headers: dict[str, str]) -> Any:
             text = response.read().decode()
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")[:500]
-        raise ApiError(f"{method} {url}: {error.code} {detail}") from None
+        raise ApiError(f"{method} {url}: {error.code} {detail}", error.code) from None
     return json.loads(text) if text else None
