@@ -7,6 +7,10 @@ UV_VERSION := 0.13.9
 TOOLS := .farflow/tools
 UV := $(TOOLS)/bin/uv
 PY := .venv/bin/python
+# Downloads are retried with backoff: uv's and pip's own retries here, apt's in
+# tests/system-packages.sh, Go's in tests/controlplane/go-modules.sh.
+export UV_HTTP_RETRIES ?= 5
+export PIP_RETRIES ?= 5
 
 .PHONY: help run test lint unit cluster e2e crd controlplane system-packages cluster-up cluster-down clean
 

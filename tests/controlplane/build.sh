@@ -20,13 +20,17 @@ artifacts+=("${kwok_patches[@]##*/}")
 
 cache_root="${FARFLOW_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/farflow/controlplane}"
 key="$(cd "$here" && cat go.mod go.sum kwok/go.mod kwok/go.sum kwok/*.patch build.sh \
-  | sha256sum | cut -c1-16)"
+  go-modules.sh | sha256sum | cut -c1-16)"
 cache_dir="$cache_root/$key"
 
 export CGO_ENABLED=0
-go_build=(go build -trimpath -buildvcs=false)
+# Everything is downloaded before the builds (go-modules.sh), which then need no network.
+go_build=(env GOPROXY=off go build -trimpath -buildvcs=false)
 
 log() { printf 'controlplane: %s\n' "$*" >&2; }
+
+# shellcheck source=go-modules.sh
+source "$here/go-modules.sh"
 
 cached() {
   local name
@@ -56,6 +60,8 @@ kube_ldflags() {
 
 build_into() {  # build_into DIR: builds every binary into DIR
   local out="$1"
+  download_modules "$here"
+  download_modules "$here/kwok"
   log "building Kubernetes $(module_version "$here" k8s.io/kubernetes) (this takes a while cold)"
   (cd "$here" && "${go_build[@]}" -ldflags "$(kube_ldflags)" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
@@ -70,11 +76,12 @@ build_into() {  # build_into DIR: builds every binary into DIR
 }
 
 build_kwok() {  # build_kwok DIR: kwok from a copy of its pinned module with kwok/*.patch applied
-  local out="$1" work="$1/.kwok-build" patch
+  local out="$1" work="$1/.kwok-build" patch source
   # The module cache is read-only (and go build -overlay may not replace files in it), so
   # build from a patched copy that a throwaway copy of kwok/go.mod points to.
+  source="$(module_dir "$here/kwok" sigs.k8s.io/kwok)"
   mkdir "$work"
-  cp -R "$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)" "$work/kwok"
+  cp -R "$source" "$work/kwok"
   chmod -R u+w "$work/kwok"
   for patch in "${kwok_patches[@]}"; do
     patch --batch --forward --quiet -p1 -d "$work/kwok" < "$patch"
@@ -92,7 +99,7 @@ kwok_stages() {
   # What `kwokctl create cluster` configures by default: nodes become Ready and keep a
   # heartbeat; pods become Running and Ready, Job pods then Succeed, deleted pods go away.
   local source stage
-  source="$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+  source="$(module_dir "$here/kwok" sigs.k8s.io/kwok)/kustomize/stage"
   for stage in node/fast/node-initialize node/heartbeat/node-heartbeat \
     pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     printf -- '---\n'

@@ -11,12 +11,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../../.." && pwd)"
 bin_dir="$repo_root/.farflow/bin"
 cache_root="${FARFLOW_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/farflow/controlplane}"
-key="$(cd "$here" && cat go.mod go.sum build.sh | sha256sum | cut -c1-16)"
+key="$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" "$here/../go-modules.sh" \
+  | sha256sum | cut -c1-16)"
 cache_dir="$cache_root/helm-$key"
 
 export CGO_ENABLED=0
 
 log() { printf 'helm: %s\n' "$*" >&2; }
+
+# shellcheck source=../go-modules.sh
+source "$here/../go-modules.sh"
 
 staging=""  # global, so the EXIT trap still sees it when the build fails
 
@@ -26,6 +30,7 @@ fill_cache() {
     exit 1
   fi
   local version client_go major minor flags="-s -w" pkg
+  download_modules "$here"
   version="$(cd "$here" && go list -m -f '{{.Version}}' helm.sh/helm/v3)"
   # Helm's Makefile stamps its release, and the Kubernetes version its client-go library
   # targets (v0.N.x is Kubernetes 1.N): `helm template` and `helm lint` assume that version.
@@ -41,7 +46,7 @@ fill_cache() {
   staging="$(mktemp -d "$cache_root/.build-XXXXXX")"
   trap 'rm -rf "$staging"' EXIT
   log "building helm $version (for Kubernetes $major.$minor)"
-  (cd "$here" && go build -trimpath -buildvcs=false -ldflags "$flags" \
+  (cd "$here" && GOPROXY=off go build -trimpath -buildvcs=false -ldflags "$flags" \
     -o "$staging/helm" helm.sh/helm/v3/cmd/helm)
   # Publish with one rename so an interrupted build never looks complete.
   if [[ -f "$cache_dir/helm" ]]; then
