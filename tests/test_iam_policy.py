@@ -11,21 +11,11 @@ from typing import Any
 
 import pytest
 
+from farflow.aws.session import iam_action
 from tests.cases import ROOT
 from tests.fixtures.aws_proxy import AwsProxy
 
 POLICY = ROOT / "docs" / "iam-policy.json"
-# API operations whose IAM action has another name.
-IAM_NAMES = {
-    "s3:ListObjectsV2": "s3:ListBucket",
-    "s3:HeadBucket": "s3:ListBucket",
-    "s3:ListObjectVersions": "s3:ListBucketVersions",
-    "s3:DeleteObjects": "s3:DeleteObject",
-    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
-    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
-    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
-}
 
 
 def allowed_actions() -> set[str]:
@@ -44,7 +34,7 @@ def test_policy_is_a_valid_allow_list() -> None:
 
 @pytest.mark.aws
 def test_every_action_the_operator_called_is_in_the_policy(aws_proxy: AwsProxy) -> None:
-    called = {IAM_NAMES.get(action, action) for action in aws_proxy.farflow_actions}
+    called = {iam_action(action) for action in aws_proxy.farflow_actions}
     if not called:
         pytest.skip("no test in this run made the operator call AWS")
     assert sorted(called - allowed_actions()) == []

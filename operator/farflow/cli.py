@@ -170,7 +170,7 @@ def _resolved_manifest(cluster: AirflowCluster) -> dict[str, Any]:
         "apiVersion": cluster.api_version,
         "kind": cluster.kind,
         "metadata": cluster.metadata.model_dump(exclude_none=True),
-        "spec": resolve(cluster).model_dump(by_alias=True, exclude_none=True, mode="json"),
+        "spec": resolve(cluster).spec.model_dump(by_alias=True, exclude_none=True, mode="json"),
     }
 
 

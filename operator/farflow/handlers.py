@@ -13,7 +13,8 @@ import kopf
 from farflow.api.resource import GROUP, PLURAL, VERSION
 from farflow.aws.session import AwsError
 from farflow.kube.client import Kube
-from farflow.reconcile import FINALIZER, InvalidSpecError, clean_up, reconcile
+from farflow.objects import FINALIZER
+from farflow.reconcile import InvalidSpecError, clean_up, reconcile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 
@@ -30,9 +31,9 @@ def register(resync_seconds: float) -> None:
     kopf.on.create(*RESOURCE)(on_change)
     kopf.on.update(*RESOURCE, field="spec")(on_change)
     kopf.timer(*RESOURCE, interval=resync_seconds, initial_delay=resync_seconds)(resync)
-    # Optional: kopf adds no finalizer of its own; reconcile adds FINALIZER (kopf's name for
-    # its finalizer, see configure) only to clusters that created AWS resources.
-    kopf.on.delete(*RESOURCE, optional=True)(on_delete)
+    # Every cluster has something to clean up (see farflow.cleanup): kopf adds its finalizer,
+    # FINALIZER (see configure), before any handler runs.
+    kopf.on.delete(*RESOURCE)(on_delete)
 
 
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -1,5 +1,5 @@
 """The one idempotent reconcile every handler calls:
-parse -> AWS facts -> plan -> build -> apply (staged) -> status."""
+parse -> resolve -> AWS facts -> plan -> build -> apply (staged) -> status."""
 
 from __future__ import annotations
 
@@ -8,29 +8,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
-from farflow.api.spec import AirflowClusterSpec
-from farflow.api.status import ConditionType
-from farflow.aws.cleanup import remove_aws
-from farflow.aws.facts import creates_aws, gather
-from farflow.build import Owner, generate_value, manifests, migration_job_name
+from farflow.api.resolve import ResolvedCluster
+from farflow.aws.facts import gather
 from farflow.kube import events, observe
-from farflow.kube.apply import prune, sync
-from farflow.kube.client import Kube, Manifest
-from farflow.kube.observability import output_block, sync_logging
-from farflow.kube.status import Report, changed
+from farflow.kube.apply import prune, sync, write
+from farflow.kube.client import Kube
+from farflow.kube.log_routing import output_block, sync_logging
+from farflow.kube.status import Report, changed, previous_status, wire
+from farflow.manifests import generate_value, manifests, migration_job_name
+from farflow.objects import Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
+from farflow.rollout import PROGRESS_RETRY, Observed, decide
 
-AWS_RETRY, SETUP_RETRY, PROGRESS_RETRY = 60.0, 30.0, 5.0
-FINALIZER = "farflow.io/aws-cleanup"  # also kopf's own, so kopf runs the deletion handler
+AWS_RETRY, SETUP_RETRY = 60.0, 30.0
 # The Event reason for arriving in each phase: the step the cluster just took.
 STEP_OF_PHASE = {"Migrating": "Migrating", "Running": "Rolled"}
-# Which condition reports the Deployments of which component.
-AVAILABILITY: dict[ConditionType, tuple[str, ...]] = {
-    "ApiServerAvailable": ("api-server",),
-    "SchedulerAvailable": ("scheduler", "dag-processor", "triggerer"),
-    "WorkersAvailable": ("worker",),
-}
 
 
 class InvalidSpecError(Exception):
@@ -40,7 +34,7 @@ class InvalidSpecError(Exception):
 def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
     """Moves the cluster one step closer to its spec; returns seconds until it should look
     again while something is still converging, or None once settled."""
-    report = Report(previous=body.get("status") or {}, generation=body["metadata"]["generation"])
+    report = Report(previous_status(body.get("status")), body["metadata"]["generation"])
     try:
         delay = _converge(body, kube, report)
         report.settled = delay is None and not report.failed
@@ -50,25 +44,21 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
 
 
 def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
-    cluster = _parsed(body, report)
-    spec = resolve(cluster)
-    report.suspended, report.airflow_version = spec.suspend, spec.airflow.version
-    if creates_aws(spec):
-        _hold_for_cleanup(body, kube)
-    gathered = gather(cluster, spec)
-    for kind, (ok, reason, message) in gathered.conditions.items():
-        report.set(kind, ok, reason, message)
-    report.aws = gathered.resources
+    cluster = resolve(_parsed(body, report))
+    report.suspended, report.airflow_version = cluster.spec.suspend, cluster.spec.airflow.version
+    gathered = gather(cluster)
+    report.record(gathered.conditions)
+    report.aws = gathered.status
     facts = gathered.facts
     if facts is None:
         return AWS_RETRY if gathered.errors else SETUP_RETRY
-    if spec.database.rds is None and not _user_database_secret(facts, cluster, kube, report):
+    if cluster.spec.database.rds is None and not _user_database_secret(cluster, kube, report):
         return SETUP_RETRY
-    _forward_pod_logs(spec, facts, cluster, kube)
+    _forward_pod_logs(cluster, facts, kube)
     planned = plan(cluster, facts)
     # A part of AWS that failed leaves its Secret out of the plan: prune only a complete one.
     complete = not gathered.errors
-    delay = _apply(
+    delay = _roll_out(
         planned, _owner(body), kube, report, mirrored=gathered.mirrored, prune_extra=complete
     )
     if gathered.errors:
@@ -76,25 +66,9 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     return SETUP_RETRY if gathered.provisioning else delay
 
 
-def _hold_for_cleanup(body: dict[str, Any], kube: Kube) -> None:
-    """The finalizer that keeps the AirflowCluster until its AWS resources are cleaned up."""
-    finalizers = body["metadata"].get("finalizers") or []
-    if FINALIZER not in finalizers:
-        meta = body["metadata"]
-        kube.patch_metadata(
-            body["apiVersion"],
-            body["kind"],
-            meta["name"],
-            meta["namespace"],
-            {"finalizers": [*finalizers, FINALIZER]},
-        )
-
-
-def _user_database_secret(
-    facts: AwsFacts, cluster: AirflowCluster, kube: Kube, report: Report
-) -> bool:
-    database = facts.database_secret
-    if not observe.secret_has_key(kube, database.name, database.key, cluster.metadata.namespace):
+def _user_database_secret(cluster: ResolvedCluster, kube: Kube, report: Report) -> bool:
+    database = cluster.database_secret
+    if not observe.secret_has_key(kube, database.name, database.key, cluster.namespace):
         report.set(
             "DatabaseReady",
             False,
@@ -107,26 +81,20 @@ def _user_database_secret(
     return True
 
 
-def _forward_pod_logs(
-    spec: AirflowClusterSpec, facts: AwsFacts, cluster: AirflowCluster, kube: Kube
-) -> None:
+def _forward_pod_logs(cluster: ResolvedCluster, facts: AwsFacts, kube: Kube) -> None:
     """Fargate's log router ships the cluster's pod logs to its CloudWatch log group."""
-    cloudwatch, meta = spec.logging.cloudwatch, cluster.metadata
+    cloudwatch = cluster.spec.logging.cloudwatch
     block = None
-    if cloudwatch.enabled and facts.log_group_arn and cloudwatch.log_group:
-        block = output_block(meta.namespace, meta.name, facts.region, cloudwatch.log_group)
-    sync_logging(kube, f"{meta.namespace}/{meta.name}", block)
+    if cloudwatch.enabled and facts.log_group_arn:
+        block = output_block(cluster.namespace, cluster.name, facts.region, cloudwatch.log_group)
+    sync_logging(kube, cluster.qualified_name, block)
 
 
 def clean_up(body: dict[str, Any], kube: Kube) -> float | None:
-    """On deletion: removes what FarFlow made outside the owner's reach (AWS resources, task
-    namespace objects, the pod log routing); seconds until it should look again, or None."""
-    cluster = parse(_manifest(body))
-    spec, meta = resolve(cluster), cluster.metadata
-    if spec.pods.namespace and spec.pods.namespace != meta.namespace:
-        prune(kube, meta.name, {spec.pods.namespace}, [])
-    sync_logging(kube, f"{meta.namespace}/{meta.name}", None)
-    return None if remove_aws(cluster, spec) else PROGRESS_RETRY
+    """On deletion: removes what FarFlow made outside the owner's reach (see
+    `farflow.cleanup`); seconds until it should look again, or None once done."""
+    cluster = resolve(parse(_manifest(body)))
+    return None if cleanup.clean_up(cluster, kube) else PROGRESS_RETRY
 
 
 def _manifest(body: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +116,7 @@ def _owner(body: dict[str, Any]) -> Owner:
     return Owner(body["apiVersion"], body["kind"], meta["name"], meta["uid"])
 
 
-def _apply(
+def _roll_out(
     planned: Plan,
     owner: Owner,
     kube: Kube,
@@ -157,92 +125,59 @@ def _apply(
     mirrored: dict[str, dict[str, str]],
     prune_extra: bool,
 ) -> float | None:
+    """Applies everything but the Deployments, then observes the rollout once, decides its
+    next step, and applies the Deployments the decision names."""
     wanted = manifests(planned, owner, generate_value, mirrored)
-    deployments = [m for m in wanted if m["kind"] == "Deployment"]
     sync(kube, [m for m in wanted if m["kind"] != "Deployment"])
     if prune_extra:
         namespaces = {planned.names.namespace, planned.task_namespace}
         prune(kube, planned.names.cluster, namespaces, wanted)
-    seen: dict[str, observe.DeploymentState] = {}  # read while rolling; not read twice
-    try:
-        if not _migrated(planned, kube, report):
-            return None if report.failed else PROGRESS_RETRY
-        return _roll(planned, deployments, kube, seen)
-    finally:
-        _observe_components(planned, kube, report, seen)
-
-
-def _migrated(planned: Plan, kube: Kube, report: Report) -> bool:
-    name = migration_job_name(planned)
-    job = observe.job(kube, name, planned.names.namespace)
-    if job.phase == "Complete":
-        report.set("MigrationComplete", True, "Migrated", f"Job {name} completed")
-    elif job.phase == "Failed":
-        report.fail(
-            "MigrationComplete",
-            job.reason or "MigrationFailed",
-            f"Job {name} failed: {job.message}; fix the cause, then delete the Job to retry",
-        )
-    else:
-        report.set("MigrationComplete", False, "Migrating", f"Job {name} runs airflow db migrate")
-    return job.phase == "Complete"
-
-
-def _roll(
-    planned: Plan,
-    deployments: list[Manifest],
-    kube: Kube,
-    seen: dict[str, observe.DeploymentState],
-) -> float | None:
-    """Applies the Deployments stage by stage; a stage starts once the one before is out.
-    Records in ``seen`` the state of each component it looked at."""
-    for stage in sorted({c.rollout_stage for c in planned.components}):
-        staged = [c.name for c in planned.components if c.rollout_stage == stage]
-        names = {planned.names.of(name) for name in staged}
-        sync(kube, [m for m in deployments if m["metadata"]["name"] in names])
-        for name in staged:
-            seen[name] = observe.deployment(kube, planned.names.of(name), planned.names.namespace)
-        if not all(seen[name].rolled_out for name in staged):
-            return PROGRESS_RETRY
-    return None
-
-
-def _observe_components(
-    planned: Plan, kube: Kube, report: Report, seen: dict[str, observe.DeploymentState]
-) -> None:
-    namespace = planned.names.namespace
-    for condition, components in AVAILABILITY.items():
-        states = {
-            c.name: seen.get(c.name)
-            or observe.deployment(kube, planned.names.of(c.name), namespace)
-            for c in planned.components
-            if c.name in components
-        }
-        waiting = sorted(name for name, state in states.items() if not state.available)
-        if waiting:
-            report.set(condition, False, "Unavailable", "not available yet: " + ", ".join(waiting))
-        else:
-            report.set(condition, True, "Available", "all replicas ready")
-        if condition == "WorkersAvailable" and "worker" in states:
-            worker = states["worker"]
-            report.workers = {"desired": worker.desired, "ready": worker.ready}
+    deployments = _deployments(planned, wanted)
+    decision = decide(planned, deployments, _observe(planned, kube))
+    write(kube, [deployments[name] for name in decision.apply])
+    report.record(decision.conditions)
+    report.failed |= decision.failed
+    if decision.workers is not None:
+        report.workers = decision.workers
     report.api_server_url = observe.service_url(
-        kube, planned.names.service, namespace, planned.service.port
+        kube, planned.names.service, planned.names.namespace, planned.service.port
+    )
+    return decision.delay
+
+
+def _deployments(planned: Plan, wanted: list[Manifest]) -> dict[str, Manifest]:
+    """Each component's wanted Deployment, by component name."""
+    by_name = {m["metadata"]["name"]: m for m in wanted if m["kind"] == "Deployment"}
+    return {c.name: by_name[planned.names.of(c.name)] for c in planned.components}
+
+
+def _observe(planned: Plan, kube: Kube) -> Observed:
+    """The migration Job and each component's Deployment, each read once."""
+    names = planned.names
+    job_name = migration_job_name(planned)
+    return Observed(
+        job_name=job_name,
+        job=observe.job(kube, job_name, names.namespace),
+        deployments={
+            c.name: kube.get("apps/v1", "Deployment", names.of(c.name), names.namespace)
+            for c in planned.components
+        },
     )
 
 
 def _write_status(body: dict[str, Any], kube: Kube, report: Report) -> None:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = report.render(now)
+    rendered = report.render(now)
+    status = wire(rendered)
     previous = body.get("status") or {}
     if not changed(previous, status):
         return
     meta = body["metadata"]
     kube.patch_status(body["apiVersion"], body["kind"], meta["name"], meta["namespace"], status)
     if not previous:
-        events.emit(body, "Created", "creating the cluster's objects")
-    if status["phase"] != previous.get("phase"):
-        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-        warning = status["phase"] in ("Failed", "Degraded")
-        step = STEP_OF_PHASE.get(status["phase"], status["phase"])
-        events.emit(body, step, ready["message"], warning=warning)
+        events.emit(kube, body, "Created", "creating the cluster's objects")
+    if rendered.phase != previous.get("phase"):
+        ready = next(c for c in rendered.conditions if c.type == "Ready")
+        warning = rendered.phase in ("Failed", "Degraded")
+        step = STEP_OF_PHASE.get(rendered.phase, rendered.phase)
+        events.emit(kube, body, step, ready.message, warning=warning)

@@ -11,7 +11,7 @@ from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import TAG_KEY, AwsError
 from farflow.aws.sqs import ensure_queues
 from tests.aws.moto_env import unique
-from tests.fixtures.aws import REGION
+from tests.fixtures.aws import REGION, queue_names
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 
 pytestmark = pytest.mark.aws
@@ -22,7 +22,7 @@ OWNER = "faults/test"
 def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
     name = unique("retried")
     aws.faults["sqs:CreateQueue"] = Fault(kind, times=3)
-    urls = ensure_queues(SqsSpec(), {"default": name}, REGION, OWNER)
+    urls = ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
     assert urls["default"].endswith(f"/{name}")
     assert aws.actions.count("sqs:CreateQueue") >= 4
 
@@ -31,7 +31,7 @@ def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> Non
     name = unique("denied")
     aws.faults["sqs:CreateQueue"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
-        ensure_queues(SqsSpec(), {"default": name}, REGION, OWNER)
+        ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
     assert denied.value.reason == "AccessDeniedException"
     assert str(denied.value).startswith(f"sqs:CreateQueue {name} failed: AccessDeniedException")
     queues = boto3.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])

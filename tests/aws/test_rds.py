@@ -8,13 +8,13 @@ from typing import Any
 import boto3
 import pytest
 
+from farflow.api.names import rds_names
 from farflow.api.spec import RdsSpec
 from farflow.aws.rds import (
     DatabaseState,
     connection_url,
     delete_database,
     ensure_database,
-    instance_identifier,
 )
 from farflow.aws.secrets import read_secret
 from farflow.aws.session import TAG_KEY, AwsError
@@ -66,7 +66,7 @@ def snapshots(identifier: str) -> list[str]:
 def deleted(spec: RdsSpec, identifier: str, secret: str) -> int:
     """Calls delete_database until it reports done; the number of calls it took."""
     for calls in range(1, 6):
-        if delete_database(REGION, spec, identifier, OWNER, secret):
+        if delete_database(REGION, spec, rds_names(identifier), OWNER, secret):
             return calls
     raise AssertionError("cleanup did not finish in 5 calls")
 
@@ -74,7 +74,7 @@ def deleted(spec: RdsSpec, identifier: str, secret: str) -> int:
 def test_created_once_with_its_password_stored(subnets: list[str], names: tuple[str, str]) -> None:
     identifier, secret = names
     spec = RdsSpec(subnet_ids=subnets, multi_az=True, engine_version="16")
-    states = [ensure_database(REGION, spec, identifier, OWNER, secret) for _ in range(3)]
+    states = [ensure_database(REGION, spec, rds_names(identifier), OWNER, secret) for _ in range(3)]
     assert len(set(states)) == 1
     state = states[0]
     [instance] = instances(identifier)
@@ -119,13 +119,13 @@ def test_the_password_is_stored_before_the_instance_and_reused(
     spec = RdsSpec(subnet_ids=subnets)
     aws.faults["rds:CreateDBInstance"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
-        ensure_database(REGION, spec, identifier, OWNER, secret)
+        ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert str(denied.value).startswith(f"rds:CreateDBInstance {identifier} failed: AccessDenied")
     stored = read_secret(REGION, secret)
     assert stored is not None
     assert stored.value not in str(denied.value)
     aws.faults.clear()
-    state = ensure_database(REGION, spec, identifier, OWNER, secret)
+    state = ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert state.secret_arn == stored.arn
     assert read_secret(REGION, secret) == stored
     assert len(instances(identifier)) == 1
@@ -140,7 +140,7 @@ def test_an_existing_user_subnet_group_is_used_and_kept(
         DBSubnetGroupName=group, DBSubnetGroupDescription="theirs", SubnetIds=subnets
     )
     spec = RdsSpec(subnet_group_name=group, deletion_policy="Delete")
-    ensure_database(REGION, spec, identifier, OWNER, secret)
+    ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     [instance] = instances(identifier)
     assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == group
     assert subnet_groups(identifier) == []
@@ -161,7 +161,7 @@ def test_deletion_policies(
 ) -> None:
     identifier, secret = names
     spec = RdsSpec(subnet_ids=subnets, deletion_policy=policy)
-    ensure_database(REGION, spec, identifier, OWNER, secret)
+    ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert deleted(spec, identifier, secret) == calls
     found = {
         "instance": bool(instances(identifier)),
@@ -189,7 +189,7 @@ def test_adoption_describes_and_never_deletes(subnets: list[str], names: tuple[s
         DBName="meta",
     )
     spec = RdsSpec(create=False, deletion_policy="Delete")
-    state = ensure_database(REGION, spec, identifier, OWNER, secret)
+    state = ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert (state.status, state.username, state.database, state.port) == (
         "available",
         "owner",
@@ -203,14 +203,14 @@ def test_adoption_describes_and_never_deletes(subnets: list[str], names: tuple[s
     assert len(instances(identifier)) == 1
     created = RdsSpec(subnet_ids=subnets)
     with pytest.raises(AwsError, match=r"not tagged farflow\.io/cluster") as not_ours:
-        ensure_database(REGION, created, identifier, OWNER, secret)
+        ensure_database(REGION, created, rds_names(identifier), OWNER, secret)
     assert not_ours.value.reason == "DatabaseNotOwned"
 
 
 def test_adopting_a_missing_instance_is_an_error(aws: AwsProxy, names: tuple[str, str]) -> None:
     identifier, secret = names
     with pytest.raises(AwsError, match=f"RDS instance {identifier} does not exist") as missing:
-        ensure_database(REGION, RdsSpec(create=False), identifier, OWNER, secret)
+        ensure_database(REGION, RdsSpec(create=False), rds_names(identifier), OWNER, secret)
     assert missing.value.reason == "DatabaseNotFound"
 
 
@@ -219,10 +219,10 @@ def test_a_lost_password_secret_is_reported_not_regenerated(
 ) -> None:
     identifier, secret = names
     spec = RdsSpec(subnet_ids=subnets)
-    ensure_database(REGION, spec, identifier, OWNER, secret)
+    ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     boto3.client("secretsmanager").delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
     with pytest.raises(AwsError, match=f"secret {secret} with the master password") as lost:
-        ensure_database(REGION, spec, identifier, OWNER, secret)
+        ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert lost.value.reason == "DatabasePasswordMissing"
     assert read_secret(REGION, secret) is None
 
@@ -231,7 +231,7 @@ def test_a_missing_subnet_group_names_the_action(aws: AwsProxy, names: tuple[str
     identifier, secret = names
     spec = RdsSpec(subnet_group_name=unique("no-such-group"))
     with pytest.raises(AwsError) as missing:
-        ensure_database(REGION, spec, identifier, OWNER, secret)
+        ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert missing.value.reason == "DBSubnetGroupNotFoundFault"
     assert str(missing.value).startswith(f"rds:CreateDBInstance {identifier} failed:")
     assert instances(identifier) == []
@@ -241,7 +241,7 @@ def test_unknown_subnets_name_the_action(aws: AwsProxy, names: tuple[str, str]) 
     identifier, secret = names
     spec = RdsSpec(subnet_ids=["subnet-0123456789abcdef0"])
     with pytest.raises(AwsError, match=f"^rds:CreateDBSubnetGroup {identifier} failed: Invalid"):
-        ensure_database(REGION, spec, identifier, OWNER, secret)
+        ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
     assert instances(identifier) == []
 
 
@@ -260,13 +260,3 @@ def test_the_connection_url_quotes_the_password() -> None:
     assert connection_url(state, "p@ss/w:rd%") == (
         "postgresql+psycopg2://airflow:p%40ss%2Fw%3Ard%25@db.example.rds.amazonaws.com:5432/airflow"
     )
-
-
-def test_default_identifiers_are_valid_for_rds() -> None:
-    assert instance_identifier("team-a", "demo") == "farflow-team-a-demo"
-    dotted = instance_identifier("ns", "my.airflow--x")
-    assert dotted == "farflow-ns-my-airflow-x"
-    long = instance_identifier("n" * 63, "m" * 63)
-    assert len(long) <= 63
-    assert "--" not in long
-    assert not long.endswith("-")

@@ -3,7 +3,6 @@ drifted; someone else's bucket refused; deleted with every version when it is ou
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -11,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from farflow.aws.s3 import bucket_name, delete_dag_bucket, ensure_dag_bucket
+from farflow.aws.s3 import delete_dag_bucket, ensure_dag_bucket
 from farflow.aws.session import TAG_KEY, AwsError
 from tests.fixtures.aws import REGION
 from tests.fixtures.aws_proxy import AwsProxy, Fault
@@ -24,7 +23,6 @@ PRIVATE = {
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
-VALID_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 
 @pytest.fixture
@@ -47,21 +45,6 @@ def exists(name: str) -> bool:
     except ClientError:
         return False
     return True
-
-
-@pytest.mark.parametrize(
-    ("namespace", "name"),
-    [("default", "airflow"), ("team-a", "etl.v2"), ("n" * 63, "x" * 253), ("ns", "UPPER")],
-)
-def test_default_names_are_valid_and_stable(namespace: str, name: str) -> None:
-    chosen = bucket_name(namespace, name)
-    assert VALID_BUCKET.fullmatch(chosen), chosen
-    assert chosen == bucket_name(namespace, name)
-    assert chosen.startswith("farflow-")
-
-
-def test_long_names_stay_distinct() -> None:
-    assert bucket_name("ns", "a" * 80 + "1") != bucket_name("ns", "a" * 80 + "2")
 
 
 def test_created_private_versioned_encrypted_and_tagged(bucket: str) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
+from farflow.api.names import dead_letter_queue_name
 from farflow.api.spec import DeadLetterQueueSpec, SqsSpec
 from farflow.aws.session import TAG_KEY, AwsError
-from farflow.aws.sqs import dead_letter_queue_name, delete_queues, ensure_queues
-from tests.fixtures.aws import REGION
+from farflow.aws.sqs import delete_queues, ensure_queues
+from tests.fixtures.aws import REGION, queue_names
 from tests.fixtures.aws_proxy import AwsProxy
 
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("moto_env")]
@@ -55,7 +56,9 @@ def redrive(queue: str) -> dict[str, Any]:
 
 
 def test_queue_without_dead_letter_queue(name: str) -> None:
-    urls = ensure_queues(SqsSpec(visibility_timeout_seconds=600), {"default": name}, REGION, OWNER)
+    urls = ensure_queues(
+        SqsSpec(visibility_timeout_seconds=600), queue_names(default=name), REGION, OWNER
+    )
     assert urls == {"default": sqs().get_queue_url(QueueName=name)["QueueUrl"]}
     found = attributes(name)
     assert (found["VisibilityTimeout"], found["SqsManagedSseEnabled"]) == ("600", "true")
@@ -66,9 +69,9 @@ def test_queue_without_dead_letter_queue(name: str) -> None:
 
 def test_dead_letter_queue_made_once_however_often_ensured(name: str, aws_faults: AwsProxy) -> None:
     spec = with_dlq(max_receive_count=7)
-    ensure_queues(spec, {"default": name}, REGION, OWNER)
+    ensure_queues(spec, queue_names(default=name), REGION, OWNER)
     called = len(aws_faults.actions)
-    urls = [ensure_queues(spec, {"default": name}, REGION, OWNER) for _ in range(2)]
+    urls = [ensure_queues(spec, queue_names(default=name), REGION, OWNER) for _ in range(2)]
     assert [a for a in aws_faults.actions[called:] if a in WRITES] == []
     assert urls[0] == urls[1] == {"default": sqs().get_queue_url(QueueName=name)["QueueUrl"]}
     dlq = dead_letter_queue_name(name)
@@ -83,18 +86,18 @@ def test_dead_letter_queue_made_once_however_often_ensured(name: str, aws_faults
 
 
 def test_redrive_policy_updated_in_place_and_removed(name: str) -> None:
-    ensure_queues(with_dlq(), {"default": name}, REGION, OWNER)
-    ensure_queues(with_dlq(max_receive_count=2), {"default": name}, REGION, OWNER)
+    ensure_queues(with_dlq(), queue_names(default=name), REGION, OWNER)
+    ensure_queues(with_dlq(max_receive_count=2), queue_names(default=name), REGION, OWNER)
     assert redrive(name)["maxReceiveCount"] == 2
-    ensure_queues(SqsSpec(), {"default": name}, REGION, OWNER)
+    ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
     assert "RedrivePolicy" not in attributes(name)
     assert queues(name) == [name, dead_letter_queue_name(name)]  # dead letters are kept
 
 
 def test_changed_visibility_timeout_set_in_place(name: str) -> None:
-    ensure_queues(with_dlq(), {"default": name}, REGION, OWNER)
+    ensure_queues(with_dlq(), queue_names(default=name), REGION, OWNER)
     spec = with_dlq(visibility_timeout_seconds=900)
-    ensure_queues(spec, {"default": name}, REGION, OWNER)
+    ensure_queues(spec, queue_names(default=name), REGION, OWNER)
     assert attributes(name)["VisibilityTimeout"] == "900"
     assert "RedrivePolicy" in attributes(name)
 
@@ -103,31 +106,23 @@ def test_existing_queues_are_only_looked_up(name: str, aws_faults: AwsProxy) -> 
     url = sqs().create_queue(QueueName=name)["QueueUrl"]
     called = len(aws_faults.actions)
     spec = with_dlq(create=False)
-    assert ensure_queues(spec, {"default": name}, REGION, OWNER) == {"default": url}
+    assert ensure_queues(spec, queue_names(default=name), REGION, OWNER) == {"default": url}
     assert aws_faults.actions[called:] == ["sqs:GetQueueUrl"]
     with pytest.raises(AwsError, match=f"sqs:GetQueueUrl {name}-missing failed"):
-        ensure_queues(spec, {"default": f"{name}-missing"}, REGION, OWNER)
-
-
-def test_dead_letter_queue_names_fit_sqs() -> None:
-    long = "q" * 80
-    assert dead_letter_queue_name("farflow-ns-a-default") == "farflow-ns-a-default-dlq"
-    assert len(dead_letter_queue_name(long)) == 80
-    assert dead_letter_queue_name(long).endswith("-dlq")
-    assert dead_letter_queue_name(long) != dead_letter_queue_name("q" * 79 + "r")
+        ensure_queues(spec, queue_names(default=f"{name}-missing"), REGION, OWNER)
 
 
 def test_deleting_removes_our_queues_and_dead_letter_queues(name: str) -> None:
-    names = {"default": name, "high": f"{name}-high"}
+    names = queue_names(default=name, high=f"{name}-high")
     ensure_queues(with_dlq(), names, REGION, OWNER)
     assert len(queues(name)) == 4
-    assert delete_queues(REGION, names.values(), OWNER)
+    assert delete_queues(REGION, names, OWNER)
     assert queues(name) == []
-    assert delete_queues(REGION, names.values(), OWNER)  # gone already: done
+    assert delete_queues(REGION, names, OWNER)  # gone already: done
 
 
 def test_deleting_leaves_queues_not_ours(name: str) -> None:
     sqs().create_queue(QueueName=name)
     sqs().create_queue(QueueName=dead_letter_queue_name(name), tags={TAG_KEY: "other/cluster"})
-    assert delete_queues(REGION, [name], OWNER)
+    assert delete_queues(REGION, queue_names(default=name), OWNER)
     assert queues(name) == [name, dead_letter_queue_name(name)]

@@ -70,7 +70,7 @@ def written(uri: str) -> tuple[str, str]:
 
 
 def exists(bucket: str, key: str) -> bool:
-    return s3().list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"] > 0
+    return bool(s3().list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"] > 0)
 
 
 def test_ecs_task_writes_the_customer_summary(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -23,16 +21,6 @@ from tests.fixtures.operator import (
 )
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def aws_env(moto_server: dict[str, str]) -> Iterator[None]:
-    """boto3 in this test process pointed at moto, like the operator."""
-    saved = dict(os.environ)
-    os.environ.update(moto_server)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def network() -> tuple[list[str], str]:

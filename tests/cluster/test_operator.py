@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
@@ -18,6 +19,7 @@ from tests.cases import MINIMAL, load, merged
 from tests.fixtures.operator import (
     Operator,
     apply_cluster,
+    create_secret,
     get_json,
     sleep_resyncs,
     wait_for,
@@ -173,6 +175,38 @@ def test_deleting_the_cluster_removes_every_child(
     wait_ready(local_cluster, namespace)
     local_cluster.kubectl("-n", namespace, "delete", "af/minimal", "--timeout=60s")
     wait_for(lambda: children(local_cluster, namespace) == [], 60, "every child collected")
+
+
+def test_deleting_a_cluster_with_nothing_in_aws_cleans_its_task_namespace(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None
+) -> None:
+    """The finalizer holds every cluster, not only those with AWS resources: the objects in
+    another task namespace have no owner to be collected with."""
+    tasks = f"{namespace}-tasks"
+    local_cluster.kubectl("create", "namespace", tasks)
+    boto3.client("sqs").create_queue(QueueName=f"farflow-{namespace}-minimal-default")
+    create_secret(local_cluster, namespace, "airflow-admin", password="not-the-real-one")
+    nothing_in_aws = {
+        "pods": {"namespace": tasks},
+        "broker": {"sqs": {"create": False}},
+        "logging": {"cloudwatch": {"enabled": False}},
+        "admin": {"passwordSecretRef": {"name": "airflow-admin"}},
+    }
+    apply_cluster(local_cluster, namespace, {"spec": nothing_in_aws})
+    wait_ready(local_cluster, namespace)
+    assert {kind for kind, _ in children(local_cluster, tasks)} == {
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    }
+    cluster = get_json(local_cluster, "-n", namespace, "af/minimal")
+    assert cluster["metadata"]["finalizers"] == ["farflow.io/aws-cleanup"]
+    local_cluster.kubectl("-n", namespace, "delete", "af/minimal", "--timeout=60s")
+    wait_for(
+        lambda: children(local_cluster, namespace) == children(local_cluster, tasks) == [],
+        60,
+        "nothing of the cluster left in either namespace",
+    )
 
 
 def test_switching_off_the_triggerer_prunes_it(

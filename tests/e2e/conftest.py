@@ -29,9 +29,11 @@ import pytest
 import yaml
 
 from farflow.api import parse, resolve
+from farflow.api.resolve import ResolvedCluster
 from farflow.aws.facts import gather
-from farflow.build import Manifest, Owner, generate_value, manifests
 from farflow.local import LocalProcess, Objects, Site, container_process, processes
+from farflow.manifests import generate_value, manifests
+from farflow.objects import Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
 from tests.cases import ROOT
 from tests.controlplane.localcluster import LocalCluster
@@ -88,7 +90,7 @@ class Stack:
 
 def _cluster_manifest(namespace: str, network: tuple[str, str], emr_app: str) -> dict[str, Any]:
     """The example, pointed at what exists in moto: the network and the EMR application."""
-    manifest = yaml.safe_load(EXAMPLE.read_text())
+    manifest: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
     manifest["metadata"]["namespace"] = namespace
     for env in manifest["spec"]["airflow"]["env"]:
         if env["name"] == "AIRFLOW_VAR_EMR_SERVERLESS":
@@ -208,11 +210,12 @@ def _stack(
 ) -> Iterator[Stack]:
     region = moto["AWS_REGION"]
     manifest = _cluster_manifest(namespace, _fargate_network(region), _emr_application(region))
-    planned, facts, rendered = _operator_render(cluster, manifest, postgres)
+    resolved = resolve(parse(copy.deepcopy(manifest)))
+    planned, facts, rendered = _operator_render(cluster, manifest, resolved, postgres)
     _apply_objects(cluster, namespace, rendered)
-    assert facts.dag_bucket is not None
+    assert resolved.aws_names.dag_bucket is not None
     prefix = manifest["spec"]["dags"]["s3"]["prefix"]
-    _upload(facts.dag_bucket, prefix, region)
+    _upload(resolved.aws_names.dag_bucket, prefix, region)
 
     home = tmp_path_factory.mktemp("airflow-home")
     logs = tmp_path_factory.mktemp("airflow-logs")
@@ -253,7 +256,7 @@ def _stack(
 
 
 def _operator_render(
-    cluster: LocalCluster, manifest: dict[str, Any], postgres: Postgres
+    cluster: LocalCluster, manifest: dict[str, Any], resolved: ResolvedCluster, postgres: Postgres
 ) -> tuple[Plan, AwsFacts, list[Manifest]]:
     """What the operator does for the AirflowCluster: its AWS resources (in moto), its plan
     and its manifests, owned by the object in the control plane; plus the user's database
@@ -263,13 +266,12 @@ def _operator_render(
     live = yaml.safe_load(
         cluster.kubectl("-n", namespace, "get", "airflowcluster", "tasks", "-o", "yaml").stdout
     )
-    parsed = parse(copy.deepcopy(manifest))
-    gathered = gather(parsed, resolve(parsed))
+    gathered = gather(resolved)
     assert gathered.facts is not None, f"AWS not ready: {gathered.errors}"
-    planned = plan(parsed, gathered.facts)
+    planned = plan(resolved, gathered.facts)
     owner = Owner(live["apiVersion"], live["kind"], "tasks", live["metadata"]["uid"])
     rendered = manifests(planned, owner, generate_value, gathered.mirrored)
-    database = gathered.facts.database_secret
+    database = resolved.database_secret
     rendered.insert(0, _database_secret(database.name, database.key, postgres.sqlalchemy_url))
     return planned, gathered.facts, rendered
 

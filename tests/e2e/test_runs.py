@@ -96,7 +96,10 @@ def test_ecs_dag_runs_the_registered_task_definition(stack: Stack, runs: dict[st
     arns = ecs.list_tasks(cluster=ecs_facts.cluster)["taskArns"]  # moto keeps stopped ones
     tasks = ecs.describe_tasks(cluster=ecs_facts.cluster, tasks=arns)["tasks"]
     [task] = [t for t in tasks if _overrides(t).get("OUTPUT_URI", "").find(run.run_id) > 0]
-    assert task["taskDefinitionArn"].split("/")[-1] == ecs_facts.task_definition.split("/")[-1]
+    # The operator names the task definition by family: its latest revision ran.
+    assert ecs_facts.task_definition is not None
+    latest = ecs.describe_task_definition(taskDefinition=ecs_facts.task_definition)
+    assert task["taskDefinitionArn"] == latest["taskDefinition"]["taskDefinitionArn"]
     assert task["launchType"] == "FARGATE"
     assert task["lastStatus"] == "STOPPED"
     assert task["containers"][0]["exitCode"] == 0

@@ -81,7 +81,7 @@ def test_admin_logs_in_sees_the_dags_and_triggers_one(stack: Stack, page: Page) 
 
     def triggered() -> bool:
         runs = stack.api.request("GET", f"/api/v2/dags/{DAG}/dagRuns")
-        return int(runs["total_entries"]) > runs_before
+        return bool(int(runs["total_entries"]) > runs_before)
 
     wait_until(triggered, 60, "a run triggered from the UI", interval=1)
     screenshot(page, "ui-triggered")

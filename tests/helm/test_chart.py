@@ -7,11 +7,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from farflow.manifests.rbac import TASK_POD_RULES
 from tests.cases import FULL, ROOT, load
 from tests.helm.conftest import CHART, KUBE_VERSION, VALUES, Helm, documents
 
@@ -20,11 +21,15 @@ pytestmark = pytest.mark.helm
 VALUE_FILES = sorted(VALUES.glob("*.yaml"))
 IDS = [path.stem for path in VALUE_FILES]
 CRD_DIR = CHART / "crds"
-POD_VERBS = {
-    ("", "pods"): {"create", "delete", "get", "list", "patch", "watch"},
-    ("", "pods/log"): {"get", "list"},
-    ("", "pods/exec"): {"create", "get"},
+# What the operator grants Airflow's task runner (farflow.manifests.rbac); it never uses
+# pods itself, so for pods it holds exactly what it grants.
+GRANTED = {
+    (group, resource): set(rule["verbs"])
+    for rule in TASK_POD_RULES
+    for group in rule["apiGroups"]
+    for resource in rule["resources"]
 }
+POD_VERBS = {key: verbs for key, verbs in GRANTED.items() if key[1].startswith("pods")}
 
 
 def kinds(rendered: str) -> list[str]:
@@ -157,6 +162,8 @@ def test_operator_holds_what_it_grants_to_airflow(rendered: dict[str, str], valu
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:
                     held.setdefault((group, resource), set()).update(rule["verbs"])
+        for key, verbs in GRANTED.items():
+            assert verbs <= held[key], key
         for key, verbs in POD_VERBS.items():
             assert held[key] == verbs, key
 

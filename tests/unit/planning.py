@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from farflow.api import AirflowCluster, parse
-from farflow.build import Manifest, Owner, manifests
-from farflow.plan import AwsFacts, Plan, SecretRef, plan
+from farflow.api import parse, resolve
+from farflow.api.resolve import ResolvedCluster
+from farflow.manifests import manifests
+from farflow.objects import Manifest, Owner
+from farflow.plan import AwsFacts, Plan, plan
 from tests.cases import MINIMAL, load, merged
 
 REGION = "eu-west-1"
@@ -15,15 +17,14 @@ OWNER = Owner("farflow.io/v1alpha1", "AirflowCluster", "minimal", "uid-1234")
 SECRET_SENTINEL = "s3cr3t-value-that-must-not-leak"
 
 
-def cluster(patch: dict[str, Any] | None = None) -> AirflowCluster:
-    return parse(merged(load(MINIMAL), patch or {}))
+def cluster(patch: dict[str, Any] | None = None) -> ResolvedCluster:
+    return resolve(parse(merged(load(MINIMAL), patch or {})))
 
 
 def facts(queues: tuple[str, ...] = ("default",)) -> AwsFacts:
     return AwsFacts(
         region=REGION,
         queue_urls={q: f"https://sqs.{REGION}.amazonaws.com/123456789012/q-{q}" for q in queues},
-        database_secret=SecretRef("airflow-db", "connection"),
         log_group_arn=LOG_GROUP_ARN,
     )
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from farflow.fargate import is_valid, pod_size
-from farflow.kube.apply import PRUNABLE, key
+from farflow.kube.apply import PRUNABLE
+from farflow.objects import key
 from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind
 
 pytestmark = pytest.mark.unit

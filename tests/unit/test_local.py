@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from farflow.build import manifests
 from farflow.local import KUBERNETES_CONNECTION, Objects, Site, container_process, processes
+from farflow.manifests import manifests
 from farflow.plan.config import POD_TEMPLATE_FILE
 from tests.unit.planning import OWNER, planned
 

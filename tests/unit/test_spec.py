@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_minimal_manifest_takes_every_default() -> None:
-    spec = resolve(parse(load(MINIMAL)))
+    spec = resolve(parse(load(MINIMAL))).spec
     assert spec.airflow.version == "3.3.2"
     assert spec.airflow.image.tag == "3.3.2"
     assert spec.airflow.executors == ["Celery"]
@@ -29,7 +29,7 @@ def test_minimal_manifest_takes_every_default() -> None:
 
 def test_presets_follow_the_size() -> None:
     manifest = merged(load(MINIMAL), {"spec": {"size": "large"}})
-    spec = resolve(parse(manifest))
+    spec = resolve(parse(manifest)).spec
     assert spec.workers.concurrency == 20
     assert spec.scheduler.resources is not None
     assert (spec.scheduler.resources.cpu, spec.scheduler.resources.memory) == ("4", "7936Mi")
@@ -56,7 +56,7 @@ def test_presets_grow_with_their_size() -> None:
 
 
 def test_explicit_resources_are_snapped_up_to_a_fargate_pod() -> None:
-    spec = resolve(parse(load(FULL)))
+    spec = resolve(parse(load(FULL))).spec
     assert spec.workers.resources is not None
     # 2 vCPU with 7680Mi + 256Mi lands exactly on 2 vCPU / 8 GB.
     assert (spec.workers.resources.cpu, spec.workers.resources.memory) == ("2", "7936Mi")
@@ -71,7 +71,7 @@ def test_explicit_resources_are_snapped_up_to_a_fargate_pod() -> None:
 
 
 def test_full_example_keeps_its_choices() -> None:
-    spec = resolve(parse(load(FULL)))
+    spec = resolve(parse(load(FULL))).spec
     assert spec.airflow.executors == ["Celery", "Kubernetes", "Ecs"]
     assert spec.database.rds is not None
     assert spec.database.rds.multi_az is True

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from farflow.kube.status import PARTS, Report, changed
+import jsonschema
+import pytest
+import yaml
+
+from farflow.api.status import AwsStatus, NamedState, WorkersStatus
+from farflow.kube.status import PARTS, Report, changed, previous_status, wire
+from tests.cases import ROOT
 
 pytestmark = pytest.mark.unit
 EARLIER, LATER = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
+FORMATS = jsonschema.Draft7Validator.FORMAT_CHECKER
+
+
+def new_report(previous: dict, generation: int) -> Report:  # type: ignore[type-arg]
+    return Report(previous_status(previous), generation)
+
+
+def rendered(made: Report, now: str) -> dict:  # type: ignore[type-arg]
+    return wire(made.render(now))
 
 
 def all_true(report: Report) -> Report:
@@ -21,24 +36,24 @@ def condition(status: dict, kind: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_ready_when_every_part_is() -> None:
-    status = all_true(Report(previous={}, generation=3)).render(EARLIER)
+    status = rendered(all_true(new_report({}, 3)), EARLIER)
     assert status["phase"] == "Running"
     assert condition(status, "Ready")["status"] == "True"
     assert status["observedGeneration"] == 3
 
 
 def test_unchanged_status_renders_identically() -> None:
-    first = all_true(Report(previous={}, generation=1)).render(EARLIER)
-    second = all_true(Report(previous=first, generation=1)).render(LATER)
+    first = rendered(all_true(new_report({}, 1)), EARLIER)
+    second = rendered(all_true(new_report(first, 1)), LATER)
     assert second == first
     assert not changed(first, second)
 
 
 def test_transition_time_moves_only_with_the_status() -> None:
-    first = all_true(Report(previous={}, generation=1)).render(EARLIER)
-    report = all_true(Report(previous=first, generation=1))
+    first = rendered(all_true(new_report({}, 1)), EARLIER)
+    report = all_true(new_report(first, 1))
     report.set("WorkersAvailable", False, "Unavailable", "not available yet: worker")
-    second = report.render(LATER)
+    second = rendered(report, LATER)
     assert condition(second, "WorkersAvailable")["lastTransitionTime"] == LATER
     assert condition(second, "ApiServerAvailable")["lastTransitionTime"] == EARLIER
     assert condition(second, "Ready")["message"] == "waiting for WorkersAvailable"
@@ -46,26 +61,85 @@ def test_transition_time_moves_only_with_the_status() -> None:
 
 
 def test_phases() -> None:
-    fresh = Report(previous={}, generation=1)
-    assert fresh.render(EARLIER)["phase"] == "Provisioning"
-    migrating = Report(previous={}, generation=1)
+    fresh = new_report({}, 1)
+    assert rendered(fresh, EARLIER)["phase"] == "Provisioning"
+    migrating = new_report({}, 1)
     migrating.set("MigrationComplete", False, "Migrating")
-    assert migrating.render(EARLIER)["phase"] == "Migrating"
-    failed = Report(previous={}, generation=1)
+    assert rendered(migrating, EARLIER)["phase"] == "Migrating"
+    failed = new_report({}, 1)
     failed.fail("MigrationComplete", "BackoffLimitExceeded", "Job has reached the backoff limit")
-    assert failed.render(EARLIER)["phase"] == "Failed"
-    suspended = all_true(Report(previous={}, generation=1))
+    assert rendered(failed, EARLIER)["phase"] == "Failed"
+    suspended = all_true(new_report({}, 1))
     suspended.suspended = True
-    assert suspended.render(EARLIER)["phase"] != "Suspended"  # still scaling down
+    assert rendered(suspended, EARLIER)["phase"] != "Suspended"  # still scaling down
     suspended.settled = True
-    assert suspended.render(EARLIER)["phase"] == "Suspended"
-    assert condition(suspended.render(EARLIER), "Ready")["reason"] == "Suspended"
+    assert rendered(suspended, EARLIER)["phase"] == "Suspended"
+    assert condition(rendered(suspended, EARLIER), "Ready")["reason"] == "Suspended"
 
 
 def test_invalid_spec_fails_with_its_reason() -> None:
-    report = Report(previous={}, generation=1)
+    report = new_report({}, 1)
     report.invalid = "spec.x: bad"
-    status = report.render(EARLIER)
+    status = rendered(report, EARLIER)
     assert status["phase"] == "Failed"
     assert condition(status, "Ready")["reason"] == "InvalidSpec"
     assert condition(status, "Ready")["message"] == "spec.x: bad"
+
+
+def strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """The CRD's structural schema as a JSON schema that also rejects what the API server
+    would prune: any property the schema does not declare."""
+    out = {
+        key: strict(value) if isinstance(value, dict) else value for key, value in schema.items()
+    }
+    if "properties" in schema:
+        out["properties"] = {name: strict(child) for name, child in schema["properties"].items()}
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+def status_schema() -> dict[str, Any]:
+    crd = yaml.safe_load((ROOT / "crds" / "airflowcluster.yaml").read_text())
+    [version] = crd["spec"]["versions"]
+    return strict(version["schema"]["openAPIV3Schema"]["properties"]["status"])
+
+
+def every_kind_of_status() -> list[Report]:
+    fresh = new_report({}, 1)
+    running = all_true(new_report({}, 2))
+    running.api_server_url, running.airflow_version = "http://x:8080", "3.3.2"
+    running.workers = WorkersStatus(desired=2, ready=1, queued_tasks=4)
+    running.aws = AwsStatus(
+        region="eu-west-1",
+        queue_urls={"default": "https://sqs.eu-west-1.amazonaws.com/1/q"},
+        log_group_arn="arn:aws:logs:eu-west-1:1:log-group:/farflow/ns/a",
+        database=NamedState(instance="arn:aws:rds:eu-west-1:1:db:farflow-ns-a", status="available"),
+        admin_secret="arn:aws:secretsmanager:eu-west-1:1:secret:airflow/ns/a/admin",
+        dag_bucket="farflow-ns-a",
+        fargate_profile=NamedState(name="farflow-ns-a-1234abcd", status="ACTIVE"),
+        ecs_cluster="arn:aws:ecs:eu-west-1:1:cluster/farflow-ns-a",
+    )
+    invalid = new_report({}, 3)
+    invalid.invalid = "spec.x: bad"
+    failed = new_report({}, 4)
+    failed.fail("MigrationComplete", "BackoffLimitExceeded", "Job has reached the backoff limit")
+    return [fresh, running, invalid, failed]
+
+
+@pytest.mark.parametrize(
+    "made", every_kind_of_status(), ids=["fresh", "running", "invalid", "failed"]
+)
+def test_every_rendered_status_fits_the_crd_schema(made: Report) -> None:
+    status = rendered(made, EARLIER)
+    validator = jsonschema.Draft7Validator(status_schema(), format_checker=FORMATS)
+    errors = [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(status)
+    ]
+    assert errors == []
+
+
+def test_the_schema_check_rejects_a_field_the_crd_does_not_declare() -> None:
+    status = rendered(all_true(new_report({}, 1)), EARLIER)
+    status["workers"]["queued"] = 3  # a renamed field: the API server would prune it
+    validator = jsonschema.Draft7Validator(status_schema(), format_checker=FORMATS)
+    assert not validator.is_valid(status)

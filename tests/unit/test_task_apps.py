@@ -76,7 +76,8 @@ def test_s3_uris_parse_and_print_back(value: str, expected: S3Uri) -> None:
 def test_malformed_uris_name_the_variable_and_the_form(value: str) -> None:
     with pytest.raises(ConfigError) as refused:
         parse_s3_uri("OUTPUT_URI", value)
-    assert refused.value.exit_code == ExitCode.BAD_CONFIG == 2
+    assert refused.value.exit_code == ExitCode.BAD_CONFIG
+    assert ExitCode.BAD_CONFIG.value == 2
     message = str(refused.value)
     assert message.startswith("OUTPUT_URI must have the form s3://bucket/key")
     assert repr(value) in message
@@ -139,7 +140,8 @@ def test_a_header_alone_is_no_orders_and_crlf_or_a_bom_is_fine() -> None:
 def test_malformed_rows_name_their_line_and_problem(text: str, problem: str) -> None:
     with pytest.raises(DataError) as refused:
         parse_orders(text)
-    assert refused.value.exit_code == ExitCode.MALFORMED_INPUT == 4
+    assert refused.value.exit_code == ExitCode.MALFORMED_INPUT
+    assert ExitCode.MALFORMED_INPUT.value == 4
     assert str(refused.value).startswith(problem)
 
 

@@ -42,8 +42,8 @@ The rules the operator needs in each namespace it watches (as a Role) or in all 
 ClusterRole). Each rule says which code uses it; keep it in step with operator/farflow.
 */}}
 {{- define "farflow.namespacedRules" -}}
-# kopf: list and watch AirflowClusters, patch their finalizers/annotations (kopf and
-# reconcile.py) and their status (reconcile.py).
+# kopf: list and watch AirflowClusters, patch their finalizers and annotations (kopf) and
+# their status (reconcile.py).
 - apiGroups: ["farflow.io"]
   resources: ["airflowclusters"]
   verbs: ["list", "watch", "patch"]
@@ -75,7 +75,7 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-# build/rbac.py grants these to Airflow's task runner; a Role can only grant what its author
+# manifests/rbac.py grants these to Airflow's task runner; a Role can only grant what its author
 # holds (RBAC escalation check), so the operator holds exactly them.
 - apiGroups: [""]
   resources: ["pods"]

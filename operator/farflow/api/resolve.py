@@ -1,16 +1,37 @@
-"""Resolves a spec's defaults: size presets, Fargate-snapped resources, derived names.
+"""Resolves a cluster once per reconcile: size presets, Fargate-snapped resources, the
+defaults that depend on other fields, and every derived name.
 
-The result is the spec every later stage reads, with nothing left to guess.
+The result is what every later stage reads (plan, AWS, cleanup, render), with nothing left
+to guess and no fallback to apply again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from farflow.api.names import AwsNames, KubeNames, SecretRef, aws_names
 from farflow.api.resource import AirflowCluster
-from farflow.api.spec import AirflowClusterSpec, ComponentSpec, Resources, SizePreset, WorkersSpec
+from farflow.api.spec import (
+    AirflowClusterSpec,
+    AirflowSpec,
+    ApiServerSpec,
+    AutoscalingSpec,
+    CloudWatchSpec,
+    ComponentSpec,
+    ImageSpec,
+    LoggingSpec,
+    PodsSpec,
+    Resources,
+    SchedulerSpec,
+    SizePreset,
+    TriggererSpec,
+    WorkersSpec,
+)
+from farflow.api.types import ImageTag, K8sName, LogGroupName
 from farflow.fargate import FargateSize, pod_size
 
 
@@ -71,50 +92,166 @@ def snapped(resources: Resources | None, preset_size: FargateSize) -> Resources:
     return container_resources(pod_size(resources.cpu, resources.memory))
 
 
-Sized = TypeVar("Sized", ComponentSpec, WorkersSpec)
+class ResolvedImage(ImageSpec):
+    tag: ImageTag
+
+    @property
+    def reference(self) -> str:
+        """repository:tag, as a container's image."""
+        return f"{self.repository}:{self.tag}"
 
 
-def _sized(component: Sized, preset_size: FargateSize) -> Sized:
-    return component.model_copy(update={"resources": snapped(component.resources, preset_size)})
+class ResolvedAirflow(AirflowSpec):
+    image: ResolvedImage
 
 
-def _resolved_workers(workers: WorkersSpec, preset: Preset) -> WorkersSpec:
+class ResolvedComponent(ComponentSpec):
+    resources: Resources
+
+
+class ResolvedApiServer(ApiServerSpec):
+    resources: Resources
+
+
+class ResolvedScheduler(SchedulerSpec):
+    resources: Resources
+
+
+class ResolvedTriggerer(TriggererSpec):
+    resources: Resources
+
+
+class ResolvedAutoscaling(AutoscalingSpec):
+    tasks_per_worker: int
+
+
+class ResolvedWorkers(WorkersSpec):
+    concurrency: int
+    resources: Resources
+    autoscaling: ResolvedAutoscaling
+
+
+class ResolvedPods(PodsSpec):
+    namespace: K8sName
+    service_account_name: K8sName
+
+
+class ResolvedCloudWatch(CloudWatchSpec):
+    log_group: LogGroupName
+
+
+class ResolvedLogging(LoggingSpec):
+    cloudwatch: ResolvedCloudWatch
+
+
+class ResolvedSpec(AirflowClusterSpec):
+    """The spec with every default that depends on other fields filled in: no field that
+    resolve fills is optional here."""
+
+    airflow: ResolvedAirflow
+    api_server: ResolvedApiServer
+    scheduler: ResolvedScheduler
+    dag_processor: ResolvedComponent
+    triggerer: ResolvedTriggerer
+    workers: ResolvedWorkers
+    pods: ResolvedPods
+    logging: ResolvedLogging
+
+
+@dataclass(frozen=True)
+class ResolvedCluster:
+    """One AirflowCluster as every later stage reads it, computed once per reconcile: its
+    identity, its resolved spec, and the names of its Kubernetes objects and AWS resources."""
+
+    name: str
+    namespace: str
+    spec: ResolvedSpec
+    names: KubeNames
+    aws_names: AwsNames
+
+    @property
+    def qualified_name(self) -> str:
+        """namespace/name: the cluster's identity across namespaces (and its AWS owner tag)."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def database_secret(self) -> SecretRef:
+        """The Secret key with the database URL: the user's, or the one FarFlow writes for
+        RDS."""
+        ref = self.spec.database.connection_secret_ref
+        if ref is None:
+            return SecretRef(self.names.database_secret, "connection")
+        return SecretRef(ref.name, ref.key)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _filled(model: BaseModel, into: type[Model], **values: Any) -> Model:
+    """``model`` as the resolved type ``into``, with ``values`` filled in."""
+    return into.model_validate({**model.model_dump(), **values})
+
+
+def _sized(component: ComponentSpec, into: type[Model], preset_size: FargateSize) -> Model:
+    return _filled(component, into, resources=snapped(component.resources, preset_size))
+
+
+def _resolved_workers(workers: WorkersSpec, preset: Preset) -> ResolvedWorkers:
     concurrency = workers.concurrency or preset.concurrency
-    autoscaling = workers.autoscaling.model_copy(
-        update={"tasks_per_worker": workers.autoscaling.tasks_per_worker or concurrency}
+    autoscaling = _filled(
+        workers.autoscaling,
+        ResolvedAutoscaling,
+        tasks_per_worker=workers.autoscaling.tasks_per_worker or concurrency,
     )
-    sized = _sized(workers, preset.worker)
-    return sized.model_copy(update={"concurrency": concurrency, "autoscaling": autoscaling})
+    return _filled(
+        workers,
+        ResolvedWorkers,
+        concurrency=concurrency,
+        autoscaling=autoscaling,
+        resources=snapped(workers.resources, preset.worker),
+    )
 
 
-def resolve(cluster: AirflowCluster) -> AirflowClusterSpec:
-    """The cluster's spec with every default that depends on other fields filled in."""
+def resolve(cluster: AirflowCluster) -> ResolvedCluster:
+    """The cluster with every default that depends on other fields filled in, and named."""
     spec, meta = cluster.spec, cluster.metadata
+    names = KubeNames(meta.name, meta.namespace)
+    resolved = _resolved_spec(spec, names)
+    log_group = resolved.logging.cloudwatch.log_group
+    return ResolvedCluster(
+        name=meta.name,
+        namespace=meta.namespace,
+        spec=resolved,
+        names=names,
+        aws_names=aws_names(meta.namespace, meta.name, resolved, log_group),
+    )
+
+
+def _resolved_spec(spec: AirflowClusterSpec, names: KubeNames) -> ResolvedSpec:
     preset = PRESETS[spec.size]
-    image = spec.airflow.image.model_copy(
-        update={"tag": spec.airflow.image.tag or spec.airflow.version}
+    airflow = spec.airflow
+    image = _filled(airflow.image, ResolvedImage, tag=airflow.image.tag or airflow.version)
+    pods = _filled(
+        spec.pods,
+        ResolvedPods,
+        namespace=spec.pods.namespace or names.namespace,
+        service_account_name=spec.pods.service_account_name or names.task_service_account,
     )
-    pods = spec.pods.model_copy(
-        update={
-            "namespace": spec.pods.namespace or meta.namespace,
-            "service_account_name": spec.pods.service_account_name or f"{meta.name}-task",
-        }
-    )
-    cloudwatch = spec.logging.cloudwatch.model_copy(
-        update={
-            "log_group": spec.logging.cloudwatch.log_group
-            or f"/farflow/{meta.namespace}/{meta.name}"
-        }
-    )
-    return spec.model_copy(
-        update={
-            "airflow": spec.airflow.model_copy(update={"image": image}),
-            "api_server": _sized(spec.api_server, preset.api_server),
-            "scheduler": _sized(spec.scheduler, preset.scheduler),
-            "dag_processor": _sized(spec.dag_processor, preset.dag_processor),
-            "triggerer": _sized(spec.triggerer, preset.triggerer),
-            "workers": _resolved_workers(spec.workers, preset),
-            "pods": pods,
-            "logging": spec.logging.model_copy(update={"cloudwatch": cloudwatch}),
-        }
+    cloudwatch = spec.logging.cloudwatch
+    log_group = cloudwatch.log_group or f"/farflow/{names.namespace}/{names.cluster}"
+    return _filled(
+        spec,
+        ResolvedSpec,
+        airflow=_filled(airflow, ResolvedAirflow, image=image),
+        api_server=_sized(spec.api_server, ResolvedApiServer, preset.api_server),
+        scheduler=_sized(spec.scheduler, ResolvedScheduler, preset.scheduler),
+        dag_processor=_sized(spec.dag_processor, ResolvedComponent, preset.dag_processor),
+        triggerer=_sized(spec.triggerer, ResolvedTriggerer, preset.triggerer),
+        workers=_resolved_workers(spec.workers, preset),
+        pods=pods,
+        logging=_filled(
+            spec.logging,
+            ResolvedLogging,
+            cloudwatch=_filled(cloudwatch, ResolvedCloudWatch, log_group=log_group),
+        ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -32,17 +32,32 @@ class StatusModel(BaseModel):
 class Condition(StatusModel):
     """One observed aspect of the cluster, in the Kubernetes condition convention."""
 
+    # A reconcile observes conditions without a time; the status it writes gives each one its
+    # lastTransitionTime (so required in the CRD), kept from before while its status holds.
+    model_config = ConfigDict(
+        json_schema_extra={"required": ["type", "status", "reason", "lastTransitionTime"]}
+    )
+
     type: ConditionType = Field(description="What the condition is about.")
     status: Literal["True", "False", "Unknown"] = Field(description="Whether it holds.")
     reason: str = Field(max_length=1024, description="CamelCase reason for the status.")
     message: str = Field("", max_length=32768, description="Human-readable detail.")
-    last_transition_time: str = Field(
+    last_transition_time: str | None = Field(
+        None,
         description="When the status last changed (RFC 3339).",
         json_schema_extra={"format": "date-time"},
     )
     observed_generation: int | None = Field(
         None, description="The spec generation the condition was computed from."
     )
+
+    @classmethod
+    def of(cls, kind: ConditionType, holds: bool, reason: str, message: str = "") -> Self:
+        return cls(type=kind, status="True" if holds else "False", reason=reason, message=message)
+
+    @property
+    def holds(self) -> bool:
+        return self.status == "True"
 
 
 class WorkersStatus(StatusModel):

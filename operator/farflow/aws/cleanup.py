@@ -6,74 +6,67 @@ and returns True once nothing of ours remains.
 
 from __future__ import annotations
 
-from farflow.api import AirflowCluster
-from farflow.api.spec import AirflowClusterSpec
+from farflow.api.resolve import ResolvedCluster
 from farflow.aws import ecs, eks, rds, s3, secrets
-from farflow.aws.facts import Target, region_of
+from farflow.aws.facts import region_of
 from farflow.aws.logs import delete_log_group
-from farflow.aws.sqs import delete_queues, queue_names
+from farflow.aws.sqs import delete_queues
 
 
-def remove_aws(cluster: AirflowCluster, spec: AirflowClusterSpec) -> bool:
+def remove_aws(cluster: ResolvedCluster) -> bool:
     """One pass of cleanup; True once every part is done."""
-    target = Target.of(cluster, spec, region_of(spec))
+    region = region_of(cluster)
     parts = (_ecs, _fargate_profiles, _database, _dag_bucket, _queues, _logs, _admin_password)
-    done = [part(spec, target) for part in parts]  # every part runs, finished or not
+    done = [part(cluster, region) for part in parts]  # every part runs, finished or not
     return all(done)
 
 
-def _ecs(spec: AirflowClusterSpec, target: Target) -> bool:
-    if spec.ecs is None:
+def _ecs(cluster: ResolvedCluster, region: str) -> bool:
+    wanted, names, owner = cluster.spec.ecs, cluster.aws_names.ecs, cluster.aws_names.owner
+    if wanted is None or names is None:
         return True
-    cluster = spec.ecs.cluster.name or target.named()
-    create = spec.ecs.cluster.create
-    tasks = ecs.delete_ecs(target.region, cluster, target.named("-task", 255), target.owner, False)
+    tasks = ecs.delete_ecs(region, names.cluster, names.task_family, owner, False)
     executor = ecs.delete_ecs(
-        target.region, cluster, target.named("-executor", 255), target.owner, create
+        region, names.cluster, names.executor_family, owner, wanted.cluster.create
     )
     return tasks and executor
 
 
-def _fargate_profiles(spec: AirflowClusterSpec, target: Target) -> bool:
-    if not spec.fargate.profile.create or spec.fargate.cluster_name is None:
+def _fargate_profiles(cluster: ResolvedCluster, region: str) -> bool:
+    fargate = cluster.spec.fargate
+    if not fargate.profile.create or fargate.cluster_name is None:
         return True
-    return eks.delete_fargate_profiles(target.region, spec.fargate.cluster_name, target.owner)
+    return eks.delete_fargate_profiles(region, fargate.cluster_name, cluster.aws_names.owner)
 
 
-def _database(spec: AirflowClusterSpec, target: Target) -> bool:
-    wanted = spec.database.rds
-    if wanted is None:
+def _database(cluster: ResolvedCluster, region: str) -> bool:
+    wanted, names = cluster.spec.database.rds, cluster.aws_names
+    if wanted is None or names.rds is None:
         return True
-    identifier = wanted.instance_identifier or rds.instance_identifier(
-        target.namespace, target.name
-    )
-    return rds.delete_database(
-        target.region, wanted, identifier, target.owner, target.secret_id("database")
-    )
+    return rds.delete_database(region, wanted, names.rds, names.owner, names.database_secret_id)
 
 
-def _dag_bucket(spec: AirflowClusterSpec, target: Target) -> bool:
-    dags = spec.dags.s3
-    if dags is None or not dags.create:
+def _dag_bucket(cluster: ResolvedCluster, region: str) -> bool:
+    dags, bucket = cluster.spec.dags.s3, cluster.aws_names.dag_bucket
+    if dags is None or bucket is None or not dags.create:
         return True
-    bucket = dags.bucket or s3.bucket_name(target.namespace, target.name)
-    return s3.delete_dag_bucket(target.region, bucket, target.owner)
+    return s3.delete_dag_bucket(region, bucket, cluster.aws_names.owner)
 
 
-def _queues(spec: AirflowClusterSpec, target: Target) -> bool:
-    if not spec.broker.sqs.create:
+def _queues(cluster: ResolvedCluster, region: str) -> bool:
+    if not cluster.spec.broker.sqs.create:
         return True
-    names = queue_names(spec.broker.sqs, spec.workers.queues, target.namespace, target.name)
-    return delete_queues(target.region, names.values(), target.owner)
+    return delete_queues(region, cluster.aws_names.queues, cluster.aws_names.owner)
 
 
-def _logs(spec: AirflowClusterSpec, target: Target) -> bool:
-    if not spec.logging.cloudwatch.enabled:
+def _logs(cluster: ResolvedCluster, region: str) -> bool:
+    if not cluster.spec.logging.cloudwatch.enabled:
         return True
-    return delete_log_group(target.region, target.log_group, target.owner)
+    return delete_log_group(region, cluster.aws_names.log_group, cluster.aws_names.owner)
 
 
-def _admin_password(spec: AirflowClusterSpec, target: Target) -> bool:
-    if spec.admin.password_secret_ref is not None:
+def _admin_password(cluster: ResolvedCluster, region: str) -> bool:
+    if cluster.spec.admin.password_secret_ref is not None:
         return True
-    return secrets.delete_secret(target.region, target.secret_id("admin"), target.owner)
+    names = cluster.aws_names
+    return secrets.delete_secret(region, names.admin_secret_id, names.owner)

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, failed
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
 from farflow.fargate import FargateSize, FargateSizeError, parse_cpu, parse_memory_mib, valid_sizes
 
 _failed = partial(failed, "ecs")
@@ -173,8 +173,7 @@ def _tags(owner: str) -> list[dict[str, str]]:
 
 
 def _owner(described: dict[str, Any]) -> str | None:
-    tags = described.get("tags", [])
-    return next((str(tag["value"]) for tag in tags if tag["key"] == TAG_KEY), None)
+    return tagged_owner(described.get("tags", []))
 
 
 def _cluster(ecs: Any, name: str) -> dict[str, Any] | None:
@@ -221,7 +220,7 @@ def _latest_revision(ecs: Any, family: str) -> dict[str, Any] | None:
             taskDefinition=family, include=["TAGS"]
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ClientException":
+        if error_code(error) != "ClientException":
             raise
         return None
     return found if found["taskDefinition"].get("status") == "ACTIVE" else None
@@ -292,7 +291,7 @@ def _deleted_cluster(ecs: Any, name: str, owner: str) -> bool:
     try:
         ecs.delete_cluster(cluster=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in _BUSY:
+        if error_code(error) not in _BUSY:
             raise
         return False
     return True

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, client, error_code, failed
+from farflow.aws.session import TAG_KEY, client, error_code, failed, tagged_owner
 
 _failed = partial(failed, "eks")
 
@@ -122,7 +122,7 @@ def _our_profiles(eks: Any, cluster_name: str, owner: str) -> dict[str, dict[str
     for page in eks.get_paginator("list_fargate_profiles").paginate(clusterName=cluster_name):
         for name in page["fargateProfileNames"]:
             profile = _describe(eks, cluster_name, name)
-            if profile and profile.get("tags", {}).get(TAG_KEY) == owner:
+            if profile and tagged_owner(profile.get("tags", {})) == owner:
                 ours[name] = profile
     return ours
 

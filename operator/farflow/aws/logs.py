@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, client, failed
+from farflow.aws.session import TAG_KEY, client, failed, tagged_owner
 
 _failed = partial(failed, "logs")
 
@@ -35,7 +35,7 @@ def delete_log_group(region: str, name: str, owner: str) -> bool:
         if group is None:
             return True
         arn = str(group["arn"]).removesuffix(":*")
-        if logs.list_tags_for_resource(resourceArn=arn).get("tags", {}).get(TAG_KEY) == owner:
+        if tagged_owner(logs.list_tags_for_resource(resourceArn=arn).get("tags", {})) == owner:
             logs.delete_log_group(logGroupName=name)
     except logs.exceptions.ResourceNotFoundException:
         return True

@@ -6,7 +6,6 @@ so no crash in between can lose it. Nothing here waits: callers requeue until `r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -14,6 +13,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from farflow.api.names import RdsNames
 from farflow.api.spec import RdsSpec
 from farflow.aws.secrets import (
     SecretState,
@@ -22,14 +22,7 @@ from farflow.aws.secrets import (
     generate_password,
     read_secret,
 )
-from farflow.aws.session import (
-    TAG_KEY,
-    AwsError,
-    client,
-    error_code,
-    failed,
-    resource_name,
-)
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
 
 _failed = partial(failed, "rds")
 
@@ -58,20 +51,6 @@ class DatabaseState:
         return self.host is not None and self.status in _USABLE
 
 
-def instance_identifier(namespace: str, name: str) -> str:
-    """The default identifier: farflow-<namespace>-<name>, as RDS allows (63 characters,
-    letters, digits and single hyphens)."""
-    return re.sub("-+", "-", resource_name(namespace, name.replace(".", "-"), limit=63)).lower()
-
-
-def subnet_group_name(identifier: str) -> str:
-    return f"{identifier}-subnets"
-
-
-def final_snapshot_identifier(identifier: str) -> str:
-    return f"{identifier}-final"
-
-
 def connection_url(state: DatabaseState, password: str) -> str:
     """The SQLAlchemy URL of the Airflow database; it holds the password: Secrets only."""
     credentials = f"{quote(state.username, safe='')}:{quote(password, safe='')}"
@@ -79,47 +58,44 @@ def connection_url(state: DatabaseState, password: str) -> str:
 
 
 def ensure_database(
-    region: str, spec: RdsSpec, identifier: str, owner: str, password_secret_id: str
+    region: str, spec: RdsSpec, names: RdsNames, owner: str, password_secret_id: str
 ) -> DatabaseState:
     """Creates the instance (with its password secret and subnet group) when the spec asks
     for it and it is missing; adopts an existing one by identifier when spec.create is false.
     The password is read with `secrets.read_secret(region, state.secret_id)`."""
-    rds = client("rds", region)
+    rds, identifier = client("rds", region), names.instance
     try:
         found = _instance(rds, identifier)
         if not spec.create:
             return _state(_adopted(found, identifier), None)
-        if found is not None and _owner(found.get("TagList", [])) != owner:
+        if found is not None and tagged_owner(found.get("TagList", [])) != owner:
             raise _not_ours(identifier)
         secret = _password(region, found, identifier, owner, password_secret_id)
         if found is None:
-            found = _create(rds, spec, identifier, owner, secret.value)
+            found = _create(rds, spec, names, owner, secret.value)
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, identifier) from error
     return _state(found, secret)
 
 
 def delete_database(
-    region: str, spec: RdsSpec, identifier: str, owner: str, password_secret_id: str
+    region: str, spec: RdsSpec, names: RdsNames, owner: str, password_secret_id: str
 ) -> bool:
     """Cleans up what ensure_database created, as spec.deletion_policy says; True when done.
 
-    Snapshot: delete with a final snapshot <identifier>-final; Delete: without one; Retain:
-    nothing. An instance not tagged ours (adopted) is never deleted, nor its password."""
+    Snapshot: delete with the final snapshot names.final_snapshot; Delete: without one;
+    Retain: nothing. An instance not tagged ours (adopted) is never deleted, nor its password."""
     if spec.deletion_policy == "Retain":
         return True
     rds = client("rds", region)
+    final_snapshot = names.final_snapshot if spec.deletion_policy == "Snapshot" else None
     try:
-        if not _instance_gone(rds, identifier, owner, spec.deletion_policy == "Snapshot"):
+        if not _instance_gone(rds, names.instance, owner, final_snapshot):
             return False
-        _delete_subnet_group(rds, subnet_group_name(identifier), owner)
+        _delete_subnet_group(rds, names.subnet_group, owner)
     except (ClientError, BotoCoreError) as error:
-        raise _failed(error, identifier) from error
+        raise _failed(error, names.instance) from error
     return delete_secret(region, password_secret_id, owner)
-
-
-def _owner(tags: list[dict[str, str]]) -> str | None:
-    return next((tag["Value"] for tag in tags if tag["Key"] == TAG_KEY), None)
 
 
 def _not_ours(identifier: str) -> AwsError:
@@ -166,12 +142,12 @@ def _password(
     return secret
 
 
-def _create(rds: Any, spec: RdsSpec, identifier: str, owner: str, password: str) -> dict[str, Any]:
+def _create(rds: Any, spec: RdsSpec, names: RdsNames, owner: str, password: str) -> dict[str, Any]:
     tags = [{"Key": TAG_KEY, "Value": owner}]
-    group = spec.subnet_group_name or _ensure_subnet_group(rds, spec, identifier, tags)
+    group = spec.subnet_group_name or _ensure_subnet_group(rds, spec, names, tags)
     optional = {"VpcSecurityGroupIds": spec.security_group_ids} if spec.security_group_ids else {}
     created = rds.create_db_instance(
-        DBInstanceIdentifier=identifier,
+        DBInstanceIdentifier=names.instance,
         DBInstanceClass=spec.instance_class,
         AllocatedStorage=spec.allocated_storage,
         StorageType="gp3",
@@ -195,14 +171,14 @@ def _create(rds: Any, spec: RdsSpec, identifier: str, owner: str, password: str)
 
 
 def _ensure_subnet_group(
-    rds: Any, spec: RdsSpec, identifier: str, tags: list[dict[str, str]]
+    rds: Any, spec: RdsSpec, names: RdsNames, tags: list[dict[str, str]]
 ) -> str:
     """The subnet group named after the instance, created from spec.subnet_ids if missing."""
-    name = subnet_group_name(identifier)
+    name = names.subnet_group
     try:
         rds.create_db_subnet_group(
             DBSubnetGroupName=name,
-            DBSubnetGroupDescription=f"FarFlow: subnets of the RDS instance {identifier}",
+            DBSubnetGroupDescription=f"FarFlow: subnets of the RDS instance {names.instance}",
             SubnetIds=spec.subnet_ids,
             Tags=tags,
         )
@@ -228,19 +204,18 @@ def _state(instance: dict[str, Any], secret: SecretState | None) -> DatabaseStat
     )
 
 
-def _instance_gone(rds: Any, identifier: str, owner: str, snapshot: bool) -> bool:
-    """Starts deleting our instance; True once no instance of ours is left."""
+def _instance_gone(rds: Any, identifier: str, owner: str, final_snapshot: str | None) -> bool:
+    """Starts deleting our instance (after a final snapshot when named); True once no
+    instance of ours is left."""
     found = _instance(rds, identifier)
-    if found is None or _owner(found.get("TagList", [])) != owner:
+    if found is None or tagged_owner(found.get("TagList", [])) != owner:
         return True
     if found["DBInstanceStatus"] == "deleting":
         return False
-    final = {"FinalDBSnapshotIdentifier": final_snapshot_identifier(identifier)}
+    final = {"FinalDBSnapshotIdentifier": final_snapshot} if final_snapshot else {}
     try:
         rds.delete_db_instance(
-            DBInstanceIdentifier=identifier,
-            SkipFinalSnapshot=not snapshot,
-            **(final if snapshot else {}),
+            DBInstanceIdentifier=identifier, SkipFinalSnapshot=final_snapshot is None, **final
         )
     except ClientError as error:
         if error_code(error) != _BUSY:
@@ -253,7 +228,7 @@ def _delete_subnet_group(rds: Any, name: str, owner: str) -> None:
     try:
         arn = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0]
         tags = rds.list_tags_for_resource(ResourceName=arn["DBSubnetGroupArn"])["TagList"]
-        if _owner(tags) == owner:
+        if tagged_owner(tags) == owner:
             rds.delete_db_subnet_group(DBSubnetGroupName=name)
     except ClientError as error:
         if error_code(error) != "DBSubnetGroupNotFoundFault":

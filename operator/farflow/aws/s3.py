@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, error_code, explain, resource_name
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
 
-# API operations whose IAM action has another name, so that errors name what to grant.
-_IAM_ACTIONS = {
-    "HeadBucket": "s3:ListBucket",
-    "ListObjectVersions": "s3:ListBucketVersions",
-    "DeleteObjects": "s3:DeleteObjectVersion",
-    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
-    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
-    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
-    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-}
+_failed = partial(failed, "s3")
 _MISSING = {"404", "NoSuchBucket"}
 _ENCRYPTED = {"AES256", "aws:kms", "aws:kms:dsse"}
 _PRIVATE = {
@@ -39,11 +31,6 @@ class BucketState:
     name: str
     created: bool
     repaired: tuple[str, ...]  # settings found missing or changed, and set again
-
-
-def bucket_name(namespace: str, name: str) -> str:
-    """The default bucket name: farflow-<namespace>-<name>, without dots (they break TLS)."""
-    return resource_name(namespace, name.replace(".", "-"), limit=63).lower()
 
 
 def ensure_dag_bucket(region: str, bucket: str, owner: str) -> BucketState:
@@ -74,11 +61,6 @@ def delete_dag_bucket(region: str, bucket: str, owner: str) -> bool:
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, bucket) from error
     return True
-
-
-def _failed(error: ClientError | BotoCoreError, bucket: str) -> AwsError:
-    operation = getattr(error, "operation_name", "Request")
-    return explain(error, f"{_IAM_ACTIONS.get(operation, 's3:' + operation)} {bucket}")
 
 
 def _not_ours(bucket: str, why: str) -> AwsError:
@@ -132,7 +114,7 @@ def _read(read: Callable[..., Any], bucket: str, key: str, missing: str) -> Any:
 
 def _owner(s3: Any, bucket: str) -> str | None:
     tags = _read(s3.get_bucket_tagging, bucket, "TagSet", "NoSuchTagSet") or []
-    return next((str(tag["Value"]) for tag in tags if tag["Key"] == TAG_KEY), None)
+    return tagged_owner(tags)
 
 
 def _check_owner(s3: Any, bucket: str, owner: str) -> None:

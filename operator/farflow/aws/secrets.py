@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, client, error_code, failed
+from farflow.aws.session import TAG_KEY, client, error_code, failed, tagged_owner
 
 # URL-safe characters only: no quoting in connection URLs, no '%' for config interpolation,
 # and none of the characters RDS refuses in a master password ('/', '@', '"', ' ').
@@ -66,7 +66,7 @@ def delete_secret(region: str, secret_id: str, owner: str) -> bool:
     manager = client("secretsmanager", region)
     try:
         found = manager.describe_secret(SecretId=secret_id)
-        if "DeletedDate" in found or _owner(found.get("Tags", [])) != owner:
+        if "DeletedDate" in found or tagged_owner(found.get("Tags", [])) != owner:
             return True
         manager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
     except ClientError as error:
@@ -75,10 +75,6 @@ def delete_secret(region: str, secret_id: str, owner: str) -> bool:
     except BotoCoreError as error:
         raise _failed(error, secret_id) from error
     return True
-
-
-def _owner(tags: list[dict[str, str]]) -> str | None:
-    return next((tag["Value"] for tag in tags if tag["Key"] == TAG_KEY), None)
 
 
 def _read(manager: Any, secret_id: str) -> SecretState | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import boto3
@@ -18,6 +18,18 @@ RETRIES = Config(
     user_agent_appid="farflow",
 )
 TAG_KEY = "farflow.io/cluster"
+# API operations whose IAM action has another name, so that errors name what to grant (and
+# docs/iam-policy.json is checked against the actions, not the operations).
+IAM_ACTIONS = {
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:DeleteObjects": "s3:DeleteObjectVersion",  # FarFlow deletes versions by id
+    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+}
 
 
 class AwsError(Exception):
@@ -32,29 +44,34 @@ def client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region, config=RETRIES)
 
 
+def endpoint_url(service: str, region: str) -> str:
+    """Where the service's client sends requests (honouring AWS_ENDPOINT_URL); builds a
+    client but calls nothing."""
+    return str(boto3.client(service, region_name=region).meta.endpoint_url).rstrip("/")
+
+
 def default_region() -> str | None:
     """The operator's own region (AWS_REGION / AWS_DEFAULT_REGION / its profile)."""
     region: str | None = os.environ.get("AWS_REGION") or boto3.session.Session().region_name
     return region
 
 
-def owner_tag(namespace: str, name: str) -> str:
-    return f"{namespace}/{name}"
-
-
-def resource_name(namespace: str, name: str, suffix: str = "", limit: int = 80) -> str:
-    """A deterministic AWS name for a cluster's resource, shortened with a hash to fit."""
-    full = f"farflow-{namespace}-{name}{suffix}"
-    if len(full) <= limit:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
-    return f"{full[: limit - len(suffix) - 9]}-{digest}{suffix}"
+def tagged_owner(tags: Mapping[str, str] | Iterable[Mapping[str, str]]) -> str | None:
+    """The value of the farflow.io/cluster tag, in each of AWS's shapes of tags: a mapping
+    (SQS, EKS, CloudWatch Logs), or a list of Key/Value (RDS, S3, Secrets Manager) or of
+    key/value (ECS) entries."""
+    if isinstance(tags, Mapping):
+        return tags.get(TAG_KEY)
+    for tag in tags:
+        if tag.get("Key", tag.get("key")) == TAG_KEY:
+            return tag.get("Value", tag.get("value"))
+    return None
 
 
 def explain(error: ClientError | BotoCoreError, action: str) -> AwsError:
     """An AwsError naming the failed action and what AWS said, for a status condition."""
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "Unknown")
+        code = error_code(error) or "Unknown"
         text = error.response.get("Error", {}).get("Message", "")
         return AwsError(code, f"{action} failed: {code}: {text}")
     return AwsError("AwsUnreachable", f"{action} failed: {error}")
@@ -65,7 +82,12 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def iam_action(operation: str) -> str:
+    """The IAM action of an API operation given as service:Operation."""
+    return IAM_ACTIONS.get(operation, operation)
+
+
 def failed(service: str, error: ClientError | BotoCoreError, resource: str) -> AwsError:
-    """An AwsError naming the IAM action of the call that failed (service:Operation)."""
+    """An AwsError naming the IAM action of the call that failed."""
     operation = getattr(error, "operation_name", "Request")
-    return explain(error, f"{service}:{operation} {resource}")
+    return explain(error, f"{iam_action(f'{service}:{operation}')} {resource}")

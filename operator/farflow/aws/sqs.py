@@ -3,7 +3,6 @@ optional dead-letter queue. Attributes are read first and written only when they
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from functools import partial
@@ -11,55 +10,40 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from farflow.api.names import QueueNames
 from farflow.api.spec import SqsSpec
-from farflow.aws.session import TAG_KEY, client, failed, resource_name
+from farflow.aws.session import TAG_KEY, client, error_code, failed, tagged_owner
 
 _failed = partial(failed, "sqs")
 
 _NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-_NAME_LIMIT = 80
-_DLQ_SUFFIX = "-dlq"
 # Dead letters wait for a human: keep them as long as SQS allows (14 days).
 _DLQ_ATTRIBUTES = {"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": str(14 * 86400)}
 
 
-def queue_names(spec: SqsSpec, queues: list[str], namespace: str, name: str) -> dict[str, str]:
-    """Celery queue -> SQS queue name."""
-    if spec.queue_name_prefix:
-        return {queue: f"{spec.queue_name_prefix}{queue}" for queue in queues}
-    return {queue: resource_name(namespace, name, f"-{queue}") for queue in queues}
-
-
-def dead_letter_queue_name(sqs_name: str) -> str:
-    """The dead-letter queue of a queue: its name plus -dlq, hash-shortened to fit SQS."""
-    full = f"{sqs_name}{_DLQ_SUFFIX}"
-    if len(full) <= _NAME_LIMIT:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
-    return f"{sqs_name[: _NAME_LIMIT - len(_DLQ_SUFFIX) - 9]}-{digest}{_DLQ_SUFFIX}"
-
-
-def ensure_queues(spec: SqsSpec, names: dict[str, str], region: str, owner: str) -> dict[str, str]:
+def ensure_queues(
+    spec: SqsSpec, queues: Iterable[QueueNames], region: str, owner: str
+) -> dict[str, str]:
     """Celery queue -> queue URL; creates missing queues when the spec asks for it."""
     sqs = client("sqs", region)
     urls = {}
-    for queue, sqs_name in names.items():
+    for queue in queues:
         try:
-            urls[queue] = (
-                _ensured(sqs, spec, sqs_name, owner) if spec.create else _url(sqs, sqs_name)
+            urls[queue.celery] = (
+                _ensured(sqs, spec, queue, owner) if spec.create else _url(sqs, queue.sqs)
             )
         except (ClientError, BotoCoreError) as error:
-            raise _failed(error, sqs_name) from error
+            raise _failed(error, queue.sqs) from error
     return urls
 
 
-def delete_queues(region: str, names: Iterable[str], owner: str) -> bool:
-    """Deletes the named queues and their dead-letter queues that are tagged ours.
+def delete_queues(region: str, queues: Iterable[QueueNames], owner: str) -> bool:
+    """Deletes the queues and their dead-letter queues that are tagged ours.
 
     True once none of ours remains (deletion is immediate); queues not ours are left alone."""
     sqs = client("sqs", region)
-    for sqs_name in names:
-        for target in (sqs_name, dead_letter_queue_name(sqs_name)):
+    for queue in queues:
+        for target in (queue.sqs, queue.dead_letter):
             try:
                 _delete_if_ours(sqs, target, owner)
             except (ClientError, BotoCoreError) as error:
@@ -75,16 +59,16 @@ def _existing_url(sqs: Any, sqs_name: str) -> str | None:
     try:
         return _url(sqs, sqs_name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in _NOT_FOUND:
+        if error_code(error) not in _NOT_FOUND:
             raise
         return None
 
 
-def _ensured(sqs: Any, spec: SqsSpec, sqs_name: str, owner: str) -> str:
+def _ensured(sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str) -> str:
     """The main queue, pointing at its dead-letter queue when enabled (and at none otherwise)."""
     redrive = ""
     if spec.dead_letter_queue.enabled:
-        dlq_url = _queue(sqs, dead_letter_queue_name(sqs_name), _DLQ_ATTRIBUTES, owner)
+        dlq_url = _queue(sqs, queue.dead_letter, _DLQ_ATTRIBUTES, owner)
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
         redrive = json.dumps(
             {
@@ -97,7 +81,7 @@ def _ensured(sqs: Any, spec: SqsSpec, sqs_name: str, owner: str) -> str:
         "SqsManagedSseEnabled": "true",
         "RedrivePolicy": redrive,  # "" removes it
     }
-    return _queue(sqs, sqs_name, attributes, owner)
+    return _queue(sqs, queue.sqs, attributes, owner)
 
 
 def _queue(sqs: Any, sqs_name: str, attributes: dict[str, str], owner: str) -> str:
@@ -131,9 +115,8 @@ def _delete_if_ours(sqs: Any, sqs_name: str, owner: str) -> None:
     if url is None:
         return
     try:
-        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
-        if tags.get(TAG_KEY) == owner:
+        if tagged_owner(sqs.list_queue_tags(QueueUrl=url).get("Tags", {})) == owner:
             sqs.delete_queue(QueueUrl=url)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in _NOT_FOUND:
+        if error_code(error) not in _NOT_FOUND:
             raise

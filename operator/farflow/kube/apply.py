@@ -11,9 +11,8 @@ from collections.abc import Iterable
 
 from kubernetes.dynamic.exceptions import ConflictError
 
-from farflow.build.meta import CLUSTER_LABEL, MANAGER
-from farflow.build.secrets import CREATE_ONCE_ANNOTATION
-from farflow.kube.client import Kube, Manifest
+from farflow.kube.client import Kube
+from farflow.objects import CREATE_ONCE_ANNOTATION, FIELD_MANAGER, Manifest, key, prune_selector
 
 # Kinds FarFlow creates, so the only kinds it ever prunes.
 PRUNABLE = (
@@ -29,11 +28,6 @@ PRUNABLE = (
     ("v1", "ServiceAccount"),
 )
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
-
-
-def key(manifest: Manifest) -> Key:
-    meta = manifest["metadata"]
-    return (manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
 
 
 def contains(live: object, desired: object) -> bool:
@@ -69,9 +63,16 @@ def sync(kube: Kube, manifests: Iterable[Manifest]) -> list[Key]:
                 _create(kube, manifest)
                 written.append(key(manifest))
         elif live is None or not contains(live, manifest):
-            kube.apply(manifest, MANAGER)
+            kube.apply(manifest, FIELD_MANAGER)
             written.append(key(manifest))
     return written
+
+
+def write(kube: Kube, manifests: Iterable[Manifest]) -> None:
+    """Applies each manifest as it is, without reading it first: for objects already known
+    to differ from their live state."""
+    for manifest in manifests:
+        kube.apply(manifest, FIELD_MANAGER)
 
 
 def _create(kube: Kube, manifest: Manifest) -> None:
@@ -83,7 +84,7 @@ def _create(kube: Kube, manifest: Manifest) -> None:
 def prune(kube: Kube, cluster: str, namespaces: set[str], wanted: Iterable[Manifest]) -> list[Key]:
     """Deletes objects of the cluster that the plan no longer wants."""
     keep = {key(m) for m in wanted}
-    selector = f"{CLUSTER_LABEL}={cluster},app.kubernetes.io/managed-by={MANAGER}"
+    selector = prune_selector(cluster)
     removed = []
     for namespace in sorted(namespaces):
         for api_version, kind in PRUNABLE:

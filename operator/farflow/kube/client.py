@@ -11,7 +11,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
-Manifest = dict[str, Any]
+from farflow.objects import Manifest
 
 
 @cache
@@ -73,16 +73,6 @@ class Kube:
             self.resource(api_version, kind).delete(
                 name=name, namespace=namespace, propagation_policy="Background"
             )
-
-    def patch_metadata(
-        self, api_version: str, kind: str, name: str, namespace: str, metadata: Manifest
-    ) -> None:
-        self.resource(api_version, kind).patch(
-            body={"metadata": metadata},
-            name=name,
-            namespace=namespace,
-            content_type="application/merge-patch+json",
-        )
 
     def patch_status(self, api_version: str, kind: str, name: str, namespace: str,
                      status: Manifest) -> None:  # fmt: skip

@@ -6,29 +6,32 @@ import datetime
 import socket
 from typing import Any
 
-from kubernetes import client
-
-from farflow.kube.client import api_client
+from farflow.kube.client import Kube
 
 
-def emit(body: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+def emit(
+    kube: Kube, body: dict[str, Any], reason: str, message: str, warning: bool = False
+) -> None:
     meta = body["metadata"]
     now = datetime.datetime.now(datetime.UTC).isoformat()
-    event = {
-        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-        "involvedObject": {
-            "apiVersion": body["apiVersion"],
-            "kind": body["kind"],
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta["uid"],
-        },
-        "reason": reason,
-        "message": message,
-        "type": "Warning" if warning else "Normal",
-        "source": {"component": "farflow-operator", "host": socket.gethostname()},
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    }
-    client.CoreV1Api(api_client()).create_namespaced_event(meta["namespace"], event)
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": body["apiVersion"],
+                "kind": body["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "farflow-operator", "host": socket.gethostname()},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+    )

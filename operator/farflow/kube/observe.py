@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from farflow.kube.client import Kube, Manifest
+from farflow.kube.client import Kube
+from farflow.objects import Manifest
 
 JobPhase = Literal["Missing", "Running", "Complete", "Failed"]
 

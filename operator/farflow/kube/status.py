@@ -6,33 +6,55 @@ renders the very same status and nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
-from farflow.api.status import ConditionType, Phase
+from pydantic import ValidationError
+
+from farflow.api.status import (
+    AirflowClusterStatus,
+    AwsStatus,
+    Condition,
+    ConditionType,
+    Phase,
+    WorkersStatus,
+)
 
 # Every condition Ready depends on, in the order a reconcile settles them.
 PARTS: tuple[ConditionType, ...] = tuple(c for c in get_args(ConditionType) if c != "Ready")
+NOT_CHECKED = ("Unknown", "Pending", "not checked yet")
+
+
+def previous_status(status: dict[str, Any] | None) -> AirflowClusterStatus:
+    """The status as last written; one this version cannot read counts as none."""
+    try:
+        return AirflowClusterStatus.model_validate(status or {})
+    except ValidationError:
+        return AirflowClusterStatus()
 
 
 @dataclass
 class Report:
     """What one reconcile learned; unset conditions stay Unknown."""
 
-    previous: dict[str, Any]
+    previous: AirflowClusterStatus
     generation: int
-    conditions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    conditions: dict[ConditionType, Condition] = field(default_factory=dict)
     failed: bool = False
     invalid: str | None = None  # why the spec cannot work, if it cannot
     suspended: bool = False
     settled: bool = False  # the reconcile reached the end: nothing is still rolling
     api_server_url: str | None = None
     airflow_version: str | None = None
-    workers: dict[str, int] = field(default_factory=dict)
-    aws: dict[str, Any] = field(default_factory=dict)  # identifiers of the AWS resources
+    workers: WorkersStatus = field(default_factory=WorkersStatus)
+    aws: AwsStatus | None = None  # identifiers of the AWS resources
+
+    def record(self, conditions: Iterable[Condition]) -> None:
+        self.conditions.update((condition.type, condition) for condition in conditions)
 
     def set(self, kind: ConditionType, ok: bool, reason: str, message: str = "") -> None:
-        self.conditions[kind] = ("True" if ok else "False", reason, message)
+        self.record([Condition.of(kind, ok, reason, message)])
 
     def fail(self, kind: ConditionType, reason: str, message: str) -> None:
         """A problem only a change of spec (or of the world) fixes."""
@@ -40,65 +62,65 @@ class Report:
         self.failed = True
 
     def ready(self) -> bool:
-        return not self.suspended and all(self.conditions.get(p, ("",))[0] == "True" for p in PARTS)
+        return not self.suspended and all(self._holds(part) for part in PARTS)
 
-    def render(self, now: str) -> dict[str, Any]:
+    def _holds(self, kind: ConditionType) -> bool:
+        condition = self.conditions.get(kind)
+        return condition is not None and condition.holds
+
+    def render(self, now: str) -> AirflowClusterStatus:
         """The status to write, reusing transition times of unchanged conditions."""
-        status: dict[str, Any] = {
-            "phase": self._phase(),
-            "observedGeneration": self.generation,
-            "conditions": [self._condition(kind, now) for kind in (*PARTS, "Ready")],
-            "workers": {"desired": 0, "ready": 0, **self.workers},
-        }
-        if self.api_server_url:
-            status["apiServerUrl"] = self.api_server_url
-        if self.airflow_version:
-            status["airflowVersion"] = self.airflow_version
-        aws = {key: value for key, value in self.aws.items() if value}
-        if aws:
-            status["aws"] = aws
-        return status
-
-    def _ready_condition(self) -> tuple[str, str, str]:
-        if self.invalid:
-            return ("False", "InvalidSpec", self.invalid)
-        if self.suspended:
-            return ("False", "Suspended", "spec.suspend is true: every component runs 0 pods")
-        waiting = [p for p in PARTS if self.conditions.get(p, ("",))[0] != "True"]
-        if not waiting:
-            return ("True", "AllComponentsAvailable", "Airflow is serving")
-        return ("False", "Waiting", "waiting for " + ", ".join(waiting))
-
-    def _condition(self, kind: ConditionType, now: str) -> dict[str, Any]:
-        unknown = ("Unknown", "Pending", "not checked yet")
-        state, reason, message = (
-            self._ready_condition() if kind == "Ready" else self.conditions.get(kind, unknown)
+        conditions = [self._condition(kind, now) for kind in (*PARTS, "Ready")]
+        return AirflowClusterStatus(
+            phase=self._phase(),
+            observed_generation=self.generation,
+            conditions=conditions,
+            api_server_url=self.api_server_url or None,
+            airflow_version=self.airflow_version or None,
+            workers=self.workers,
+            aws=self.aws,
         )
-        earlier: list[dict[str, Any]] = self.previous.get("conditions", [])
-        before: dict[str, Any] = next((c for c in earlier if c.get("type") == kind), {})
-        changed = before.get("status") != state
-        return {
-            "type": kind,
-            "status": state,
-            "reason": reason,
-            "message": message,
-            "lastTransitionTime": now if changed else before.get("lastTransitionTime", now),
-            "observedGeneration": self.generation,
-        }
+
+    def _ready_condition(self) -> Condition:
+        if self.invalid:
+            return Condition.of("Ready", False, "InvalidSpec", self.invalid)
+        if self.suspended:
+            message = "spec.suspend is true: every component runs 0 pods"
+            return Condition.of("Ready", False, "Suspended", message)
+        waiting = [part for part in PARTS if not self._holds(part)]
+        if not waiting:
+            return Condition.of("Ready", True, "AllComponentsAvailable", "Airflow is serving")
+        return Condition.of("Ready", False, "Waiting", "waiting for " + ", ".join(waiting))
+
+    def _condition(self, kind: ConditionType, now: str) -> Condition:
+        state, reason, message = NOT_CHECKED
+        unknown = Condition(type=kind, status=state, reason=reason, message=message)
+        current = self._ready_condition() if kind == "Ready" else self.conditions.get(kind, unknown)
+        before = next((c for c in self.previous.conditions if c.type == kind), None)
+        unchanged = before is not None and before.status == current.status
+        since = before.last_transition_time if before is not None and unchanged else None
+        return current.model_copy(
+            update={"last_transition_time": since or now, "observed_generation": self.generation}
+        )
 
     def _phase(self) -> Phase:
-        migration = self.conditions.get("MigrationComplete", ("",))
+        migration = self.conditions.get("MigrationComplete")
         if self.failed or self.invalid:
             return "Failed"
         if self.suspended and self.settled:
             return "Suspended"
         if self.ready():
             return "Running"
-        if migration[0] == "False":
+        if migration is not None and not migration.holds:
             return "Migrating"
-        if self.previous.get("phase") in ("Running", "Degraded"):
+        if self.previous.phase in ("Running", "Degraded"):
             return "Degraded"
         return "Provisioning"
+
+
+def wire(status: AirflowClusterStatus) -> dict[str, Any]:
+    """The status as the API server stores it."""
+    return status.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 def changed(previous: dict[str, Any], rendered: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farflow.build.meta import Manifest
+from farflow.objects import Manifest
 from farflow.plan.config import API_PORT, env_name
 
 _REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")

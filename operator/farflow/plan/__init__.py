@@ -5,21 +5,13 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
-from farflow.api import AirflowCluster, resolve
-from farflow.api.spec import AirflowClusterSpec
+from farflow.api.names import SecretRef
+from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.plan.components import components
-from farflow.plan.config import (
-    API_PORT,
-    airflow_config,
-    git_env,
-    pod_template_file,
-    secret_env,
-    task_namespace,
-    task_service_account,
-)
-from farflow.plan.model import AwsFacts, Component, EnvVar, Names, Plan, SecretRef, ServicePlan
+from farflow.plan.config import API_PORT, airflow_config, git_env, pod_template_file, secret_env
+from farflow.plan.model import AwsFacts, Component, EnvVar, Plan, ServicePlan
 
-__all__ = ["AwsFacts", "Component", "EnvVar", "Names", "Plan", "SecretRef", "plan"]
+__all__ = ["AwsFacts", "Component", "EnvVar", "Plan", "SecretRef", "plan"]
 
 NLB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-type": "external",
@@ -28,27 +20,26 @@ NLB_ANNOTATIONS = {
 }
 
 
-def plan(cluster: AirflowCluster, facts: AwsFacts) -> Plan:
+def plan(cluster: ResolvedCluster, facts: AwsFacts) -> Plan:
     """Everything that runs for ``cluster``; pure, so it is cheap to compute on every resync."""
-    spec = resolve(cluster)
-    names = Names(cluster.metadata.name, cluster.metadata.namespace)
+    spec, names = cluster.spec, cluster.names
     image = spec.airflow.image
     admin_ref = spec.admin.password_secret_ref
     return Plan(
         names=names,
         airflow_version=spec.airflow.version,
-        image=f"{image.repository}:{image.tag}",
+        image=image.reference,
         pull_policy=image.pull_policy,
         components=tuple(_with_user_env(c, spec) for c in components(spec)),
-        config=airflow_config(spec, facts, names),
-        secret_env=secret_env(facts, names),
+        config=airflow_config(cluster, facts),
+        secret_env=secret_env(cluster.database_secret, names),
         migration_command=_migration_command(spec),
         admin_password=SecretRef(admin_ref.name, admin_ref.key)
         if admin_ref
         else SecretRef(names.admin_secret, "password"),
         generate_admin_password=admin_ref is None,
-        task_namespace=task_namespace(spec, names),
-        task_service_account=task_service_account(spec, names),
+        task_namespace=spec.pods.namespace,
+        task_service_account=spec.pods.service_account_name,
         service_account_role_arn=spec.aws.service_account_role_arn,
         service=_service(spec),
         suspended=spec.suspend,
@@ -56,7 +47,7 @@ def plan(cluster: AirflowCluster, facts: AwsFacts) -> Plan:
     )
 
 
-def _with_user_env(component: Component, spec: AirflowClusterSpec) -> Component:
+def _with_user_env(component: Component, spec: ResolvedSpec) -> Component:
     user_env = tuple(
         EnvVar(env.name, value=env.value)
         if env.value_from is None
@@ -66,7 +57,7 @@ def _with_user_env(component: Component, spec: AirflowClusterSpec) -> Component:
     return replace(component, env=(*git_env(spec), *component.env, *user_env))
 
 
-def _migration_command(spec: AirflowClusterSpec) -> tuple[str, ...]:
+def _migration_command(spec: ResolvedSpec) -> tuple[str, ...]:
     username = spec.admin.username
     email = username if "@" in username else f"{username}@example.com"
     create_admin = shlex.join(
@@ -78,7 +69,7 @@ def _migration_command(spec: AirflowClusterSpec) -> tuple[str, ...]:
     return ("bash", "-c", script)
 
 
-def _service(spec: AirflowClusterSpec) -> ServicePlan:
+def _service(spec: ResolvedSpec) -> ServicePlan:
     service = spec.api_server.service
     annotations: dict[str, str] = {}
     if service.type == "LoadBalancer":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from farflow.api.spec import AirflowClusterSpec, ComponentSpec, Resources
+from farflow.api.resolve import ResolvedComponent, ResolvedSpec, ResolvedTriggerer
+from farflow.api.spec import Resources
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT
 from farflow.plan.model import Component, ComponentName, Probe, Size
 
@@ -11,7 +12,7 @@ from farflow.plan.model import Component, ComponentName, Probe, Size
 API_STAGE, SCHEDULING_STAGE, WORKER_STAGE = 1, 2, 3
 
 
-def components(spec: AirflowClusterSpec) -> tuple[Component, ...]:
+def components(spec: ResolvedSpec) -> tuple[Component, ...]:
     """The components to run, in rollout order; suspended clusters run zero replicas."""
     planned = [_api_server(spec), _scheduler(spec), _dag_processor(spec)]
     if spec.triggerer.enabled:
@@ -20,13 +21,11 @@ def components(spec: AirflowClusterSpec) -> tuple[Component, ...]:
     return tuple(planned)
 
 
-def _size(resources: Resources | None) -> Size:
-    if resources is None:
-        raise ValueError("plan needs a resolved spec (farflow.api.resolve) with resources set")
+def _size(resources: Resources) -> Size:
     return Size(cpu=resources.cpu, memory=resources.memory)
 
 
-def _replicas(spec: AirflowClusterSpec, wanted: int) -> int:
+def _replicas(spec: ResolvedSpec, wanted: int) -> int:
     return 0 if spec.suspend else wanted
 
 
@@ -41,7 +40,7 @@ def _job_check(job_type: str) -> Probe:
     )
 
 
-def _api_server(spec: AirflowClusterSpec) -> Component:
+def _api_server(spec: ResolvedSpec) -> Component:
     health = Probe(http_path="/api/v2/monitor/health", port=API_PORT)
     return Component(
         name="api-server",
@@ -55,7 +54,7 @@ def _api_server(spec: AirflowClusterSpec) -> Component:
     )
 
 
-def _scheduler(spec: AirflowClusterSpec) -> Component:
+def _scheduler(spec: ResolvedSpec) -> Component:
     health = Probe(http_path="/health", port=SCHEDULER_HEALTH_PORT)
     return Component(
         name="scheduler",
@@ -68,16 +67,19 @@ def _scheduler(spec: AirflowClusterSpec) -> Component:
     )
 
 
-def _dag_processor(spec: AirflowClusterSpec) -> Component:
+def _dag_processor(spec: ResolvedSpec) -> Component:
     return _job_component("dag-processor", spec.dag_processor, "DagProcessorJob", spec)
 
 
-def _triggerer(spec: AirflowClusterSpec) -> Component:
+def _triggerer(spec: ResolvedSpec) -> Component:
     return _job_component("triggerer", spec.triggerer, "TriggererJob", spec)
 
 
 def _job_component(
-    name: ComponentName, component: ComponentSpec, job_type: str, spec: AirflowClusterSpec
+    name: ComponentName,
+    component: ResolvedComponent | ResolvedTriggerer,
+    job_type: str,
+    spec: ResolvedSpec,
 ) -> Component:
     """A component whose health is its Airflow job's heartbeat."""
     check = _job_check(job_type)
@@ -92,7 +94,7 @@ def _job_component(
     )
 
 
-def _worker(spec: AirflowClusterSpec) -> Component:
+def _worker(spec: ResolvedSpec) -> Component:
     workers = spec.workers
     # The worker's log server answers only while the worker process tree is alive.
     log_server = Probe(port=WORKER_LOG_PORT)

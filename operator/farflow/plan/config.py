@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 
-from farflow.api.spec import AirflowClusterSpec, DagsSpec, Executor
-from farflow.plan.model import FARGATE_LABELS, AwsFacts, EcsFacts, EnvVar, Names, SecretRef
+from farflow.api.names import KubeNames, SecretRef
+from farflow.api.resolve import ResolvedCluster, ResolvedSpec
+from farflow.api.spec import DagsSpec, Executor
+from farflow.objects import FARGATE_LABELS
+from farflow.plan.model import AwsFacts, EcsFacts, EnvVar
 
 API_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
@@ -25,7 +28,7 @@ EXECUTOR_CLASSES: dict[Executor, str] = {
 }
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
-# Keys of the Secret FarFlow generates once per cluster; see farflow.build.secrets.
+# Keys of the Secret FarFlow generates once per cluster; see farflow.manifests.secrets.
 FERNET_KEY, JWT_SECRET, API_SECRET_KEY = "fernet-key", "jwt-secret", "api-secret-key"
 
 
@@ -34,49 +37,40 @@ def env_name(section: str, key: str) -> str:
     return f"AIRFLOW__{section.upper()}__{key.upper()}"
 
 
-def airflow_config(spec: AirflowClusterSpec, facts: AwsFacts, names: Names) -> dict[str, str]:
+def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
     """Every non-secret setting, user options last so they win over FarFlow's defaults."""
+    spec, names = cluster.spec, cluster.names
     options = {
         **_core(spec, names),
         **_celery(spec, facts),
         **_logging(facts),
-        **_dag_bundles(spec.dags, facts),
+        **_dag_bundles(spec.dags, cluster.aws_names.dag_bucket),
         **_ecs_executor(spec, facts),
         **_kubernetes_executor(spec, names),
     }
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
     config = {env_name(section, key): value for (section, key), value in options.items()}
-    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec, names)}
+    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec)}
 
 
-def task_namespace(spec: AirflowClusterSpec, names: Names) -> str:
-    """Where KubernetesPodOperator task pods run."""
-    return spec.pods.namespace or names.namespace
-
-
-def task_service_account(spec: AirflowClusterSpec, names: Names) -> str:
-    """The service account of KubernetesPodOperator task pods."""
-    return spec.pods.service_account_name or names.of("task")
-
-
-def pod_template_file(spec: AirflowClusterSpec) -> str | None:
+def pod_template_file(spec: ResolvedSpec) -> str | None:
     """Where the Kubernetes executor reads its task pods' template; None without it."""
     return POD_TEMPLATE_FILE if "Kubernetes" in spec.airflow.executors else None
 
 
-def secret_env(facts: AwsFacts, names: Names) -> tuple[EnvVar, ...]:
+def secret_env(database: SecretRef, names: KubeNames) -> tuple[EnvVar, ...]:
     """Settings every Airflow container reads from Secrets, never from literals."""
     shared = names.secrets
     return (
-        EnvVar(env_name("database", "sql_alchemy_conn"), secret=facts.database_secret),
+        EnvVar(env_name("database", "sql_alchemy_conn"), secret=database),
         EnvVar(env_name("core", "fernet_key"), secret=SecretRef(shared, FERNET_KEY)),
         EnvVar(env_name("api_auth", "jwt_secret"), secret=SecretRef(shared, JWT_SECRET)),
         EnvVar(env_name("api", "secret_key"), secret=SecretRef(shared, API_SECRET_KEY)),
     )
 
 
-def git_env(spec: AirflowClusterSpec) -> tuple[EnvVar, ...]:
+def git_env(spec: ResolvedSpec) -> tuple[EnvVar, ...]:
     """The Git connection of a Git DAG bundle; credentials are expanded from Secret keys."""
     git = spec.dags.git
     if git is None:
@@ -101,7 +95,7 @@ def git_env(spec: AirflowClusterSpec) -> tuple[EnvVar, ...]:
 Options = dict[tuple[str, str], str]
 
 
-def _core(spec: AirflowClusterSpec, names: Names) -> Options:
+def _core(spec: ResolvedSpec, names: KubeNames) -> Options:
     service_url = f"http://{names.service}.{names.namespace}.svc.cluster.local:{API_PORT}"
     return {
         ("core", "executor"): ",".join(EXECUTOR_CLASSES[e] for e in spec.airflow.executors),
@@ -115,7 +109,7 @@ def _core(spec: AirflowClusterSpec, names: Names) -> Options:
     }
 
 
-def _celery(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
+def _celery(spec: ResolvedSpec, facts: AwsFacts) -> Options:
     queues = spec.workers.queues
     predefined = {queue: {"url": facts.queue_urls[queue]} for queue in queues}
     return {
@@ -149,9 +143,8 @@ def _logging(facts: AwsFacts) -> Options:
     }
 
 
-def _dag_bundles(dags: DagsSpec, facts: AwsFacts) -> Options:
+def _dag_bundles(dags: DagsSpec, bucket: str | None) -> Options:
     if dags.s3 is not None:
-        bucket = dags.s3.bucket or facts.dag_bucket
         bundle = {
             "name": "s3-dags",
             "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
@@ -178,7 +171,7 @@ def _dag_bundles(dags: DagsSpec, facts: AwsFacts) -> Options:
     return {("dag_processor", "dag_bundle_config_list"): json.dumps([bundle])}
 
 
-def _ecs_executor(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
+def _ecs_executor(spec: ResolvedSpec, facts: AwsFacts) -> Options:
     if "Ecs" not in spec.airflow.executors or facts.ecs is None:
         return {}
     vpc = facts.ecs.network_configuration["awsvpcConfiguration"]
@@ -195,7 +188,7 @@ def _ecs_executor(spec: AirflowClusterSpec, facts: AwsFacts) -> Options:
     return {("aws_ecs_executor", key): value for key, value in settings.items()}
 
 
-def _kubernetes_executor(spec: AirflowClusterSpec, names: Names) -> Options:
+def _kubernetes_executor(spec: ResolvedSpec, names: KubeNames) -> Options:
     template = pod_template_file(spec)
     if template is None:
         return {}
@@ -207,15 +200,15 @@ def _kubernetes_executor(spec: AirflowClusterSpec, names: Names) -> Options:
     }
 
 
-def _kubernetes_environment(spec: AirflowClusterSpec, names: Names) -> dict[str, str]:
+def _kubernetes_environment(spec: ResolvedSpec) -> dict[str, str]:
     """What KubernetesPodOperator DAGs read: where their pods go, and an in-cluster connection.
 
     Variable.get("farflow_pods", deserialize_json=True) gives namespace, service_account and
     the labels that put a pod on Fargate."""
-    namespace = task_namespace(spec, names)
+    namespace = spec.pods.namespace
     pods = {
         "namespace": namespace,
-        "service_account": task_service_account(spec, names),
+        "service_account": spec.pods.service_account_name,
         "labels": FARGATE_LABELS,
     }
     # KubernetesHook reads these extra fields (unprefixed) of kubernetes_default.

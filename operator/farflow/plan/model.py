@@ -9,17 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from farflow.api.names import KubeNames, SecretRef
+
 ComponentName = Literal["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
-# What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
-FARGATE_LABELS = {"farflow.io/fargate": "true"}
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A key of a Kubernetes Secret."""
-
-    name: str
-    key: str
 
 
 @dataclass(frozen=True)
@@ -83,56 +75,19 @@ class EcsFacts:
 
 @dataclass(frozen=True)
 class AwsFacts:
-    """What the AWS side reported (or, for resources the user brings, what the spec names)."""
+    """What the AWS side reported that names alone do not tell: queue URLs and ARNs."""
 
     region: str
     queue_urls: dict[str, str]
-    database_secret: SecretRef
     log_group_arn: str | None = None
-    dag_bucket: str | None = None
     ecs: EcsFacts | None = None
-
-
-@dataclass(frozen=True)
-class Names:
-    """Names of the Kubernetes objects of one AirflowCluster."""
-
-    cluster: str
-    namespace: str
-
-    def of(self, component: str) -> str:
-        return f"{self.cluster}-{component}"
-
-    @property
-    def service(self) -> str:
-        return self.of("api-server")
-
-    @property
-    def service_account(self) -> str:
-        return self.of("airflow")
-
-    @property
-    def config_map(self) -> str:
-        return self.of("airflow-config")
-
-    @property
-    def pod_template(self) -> str:
-        return self.of("pod-template")
-
-    @property
-    def secrets(self) -> str:
-        return self.of("airflow-secrets")
-
-    @property
-    def admin_secret(self) -> str:
-        return self.of("admin")
 
 
 @dataclass(frozen=True)
 class Plan:
     """Everything that runs for one AirflowCluster, before it becomes manifests or processes."""
 
-    names: Names
+    names: KubeNames
     airflow_version: str
     image: str
     pull_policy: str

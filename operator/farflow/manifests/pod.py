@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from farflow.build.config_map import config_hash
-from farflow.build.meta import Manifest, labels
-from farflow.plan.model import FARGATE_LABELS, EnvVar, Plan, Probe, Size
+from farflow.manifests.config_map import config_hash
+from farflow.manifests.meta import component_labels
+from farflow.objects import CONFIG_HASH_ANNOTATION, FARGATE_LABELS, Manifest
+from farflow.plan.model import EnvVar, Plan, Probe, Size
 
 AIRFLOW_UID = 50000  # the official Airflow image's user; its group is 0
 
@@ -76,8 +77,8 @@ def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
     """A pod template Fargate schedules, rolled whenever the Airflow settings change."""
     return {
         "metadata": {
-            "labels": {**labels(plan, component), **FARGATE_LABELS},
-            "annotations": {"farflow.io/config-hash": config_hash(plan)},
+            "labels": {**component_labels(plan, component), **FARGATE_LABELS},
+            "annotations": {CONFIG_HASH_ANNOTATION: config_hash(plan)},
         },
         "spec": {
             "serviceAccountName": plan.names.service_account,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from farflow.build.meta import Manifest, Owner, metadata
+from farflow.manifests.meta import metadata
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from kubernetes.dynamic.exceptions import ConflictError
 
-from farflow.kube.client import Kube, Manifest
+from farflow.kube.client import Kube
+from farflow.objects import Manifest
 
 NAMESPACE, CONFIG_MAP, KEY = "aws-observability", "aws-logging", "output.conf"
 ENABLED_LABEL = {"aws-observability": "enabled"}  # Fargate reads the ConfigMap only then

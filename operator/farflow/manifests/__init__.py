@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from farflow.build.config_map import config_map
-from farflow.build.deployments import deployment
-from farflow.build.disruption import disruption_budget
-from farflow.build.executor_pod import pod_template_config_maps
-from farflow.build.job import migration_job, migration_job_name
-from farflow.build.meta import Manifest, Owner
-from farflow.build.network_policy import network_policy
-from farflow.build.rbac import rbac
-from farflow.build.secrets import generate_value, generated_keys, mirrored_secret, secret
-from farflow.build.service import service
-from farflow.build.service_accounts import service_accounts
+from farflow.manifests.config_map import config_map
+from farflow.manifests.deployments import deployment
+from farflow.manifests.disruption import disruption_budget
+from farflow.manifests.executor_pod import pod_template_config_maps
+from farflow.manifests.job import migration_job, migration_job_name
+from farflow.manifests.network_policy import network_policy
+from farflow.manifests.rbac import rbac
+from farflow.manifests.secrets import generate_value, generated_keys, mirrored_secret, secret
+from farflow.manifests.service import service
+from farflow.manifests.service_accounts import service_accounts
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
-__all__ = ["Manifest", "Owner", "generate_value", "manifests", "migration_job_name"]
+__all__ = ["generate_value", "manifests", "migration_job_name"]
 
 
 def manifests(

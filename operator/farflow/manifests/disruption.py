@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from farflow.build.meta import Manifest, Owner, metadata, selector_labels
+from farflow.manifests.meta import component_selector, metadata
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Component, Plan
 
 
@@ -13,6 +14,6 @@ def disruption_budget(plan: Plan, owner: Owner, component: Component) -> Manifes
         "metadata": metadata(plan, owner, plan.names.of(component.name), component.name),
         "spec": {
             "maxUnavailable": 1,
-            "selector": {"matchLabels": selector_labels(plan, component.name)},
+            "selector": {"matchLabels": component_selector(plan, component.name)},
         },
     }

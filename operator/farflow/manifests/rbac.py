@@ -4,7 +4,8 @@ executor starts its task pods there."""
 
 from __future__ import annotations
 
-from farflow.build.meta import Manifest, Owner, metadata
+from farflow.manifests.meta import metadata
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
 TASK_POD_RULES = [

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from farflow.build.meta import CLUSTER_LABEL, Manifest, Owner, metadata
+from farflow.manifests.meta import metadata
+from farflow.objects import CLUSTER_LABEL, Manifest, Owner
 from farflow.plan.config import API_PORT, WORKER_LOG_PORT
 from farflow.plan.model import Plan
 

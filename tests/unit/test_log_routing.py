@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from farflow.kube.observability import output_block, with_block
+from farflow.kube.log_routing import output_block, with_block
 
 pytestmark = pytest.mark.unit
 THEIRS = "[OUTPUT]\n    Name cloudwatch_logs\n    Match kube.*\n    log_group_name platform\n"

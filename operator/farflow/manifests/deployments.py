@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from farflow.build.executor_pod import mount_pod_template
-from farflow.build.meta import Manifest, Owner, metadata, selector_labels
-from farflow.build.pod import container, pod_template, probe
+from farflow.manifests.executor_pod import mount_pod_template
+from farflow.manifests.meta import component_selector, metadata
+from farflow.manifests.pod import container, pod_template, probe
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Component, Plan
 
 
@@ -30,7 +31,7 @@ def deployment(plan: Plan, owner: Owner, component: Component) -> Manifest:
         "spec": {
             "replicas": component.replicas,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector_labels(plan, component.name)},
+            "selector": {"matchLabels": component_selector(plan, component.name)},
             "template": template,
         },
     }

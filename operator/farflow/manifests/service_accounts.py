@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from farflow.build.meta import Manifest, Owner, metadata
+from farflow.manifests.meta import metadata
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"

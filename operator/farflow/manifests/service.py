@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from farflow.build.meta import Manifest, Owner, metadata, selector_labels
+from farflow.manifests.meta import component_selector, metadata
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
 
@@ -17,7 +18,7 @@ def service(plan: Plan, owner: Owner) -> Manifest:
         "metadata": meta,
         "spec": {
             "type": plan.service.type,
-            "selector": selector_labels(plan, "api-server"),
+            "selector": component_selector(plan, "api-server"),
             "ports": [port],
         },
     }

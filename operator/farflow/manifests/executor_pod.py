@@ -8,15 +8,15 @@ import posixpath
 
 import yaml
 
-from farflow.build.config_map import content_hash
-from farflow.build.meta import Manifest, Owner, metadata
-from farflow.build.pod import container, pod_template
+from farflow.manifests.config_map import content_hash
+from farflow.manifests.meta import metadata
+from farflow.manifests.pod import container, pod_template
+from farflow.objects import POD_TEMPLATE_HASH_ANNOTATION, Manifest, Owner
 from farflow.plan.model import Plan
 
 COMPONENT = "kubernetes-executor"  # not "worker": the worker Deployment must not adopt them
 CONTAINER = "base"  # the container the executor gives each task's command
 VOLUME = "pod-template"
-HASH_ANNOTATION = "farflow.io/pod-template-hash"
 
 
 def executor_pod(plan: Plan) -> Manifest:
@@ -55,7 +55,10 @@ def mount_pod_template(plan: Plan, template: Manifest) -> Manifest:
         "readOnly": True,
     }
     volume = {"name": VOLUME, "configMap": {"name": plan.names.pod_template}}
-    annotations = {**meta["annotations"], HASH_ANNOTATION: content_hash(_pod_template_yaml(plan))}
+    annotations = {
+        **meta["annotations"],
+        POD_TEMPLATE_HASH_ANNOTATION: content_hash(_pod_template_yaml(plan)),
+    }
     return {
         "metadata": {**meta, "annotations": annotations},
         "spec": {

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-from farflow.build.meta import Manifest, Owner, metadata
-from farflow.build.pod import container, pod_template
+from farflow.manifests.meta import metadata
+from farflow.manifests.pod import container, pod_template
+from farflow.objects import Manifest, Owner
 from farflow.plan.model import EnvVar, Plan, Size
 
 MIGRATION_SIZE = Size(cpu="500m", memory="768Mi")  # a 0.5 vCPU / 1 GB Fargate pod

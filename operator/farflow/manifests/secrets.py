@@ -6,11 +6,10 @@ from __future__ import annotations
 import base64
 import secrets
 
-from farflow.build.meta import Manifest, Owner, metadata
+from farflow.manifests.meta import metadata
+from farflow.objects import CREATE_ONCE_ANNOTATION, Manifest, Owner
 from farflow.plan.config import API_SECRET_KEY, FERNET_KEY, JWT_SECRET
 from farflow.plan.model import Plan
-
-CREATE_ONCE_ANNOTATION = "farflow.io/create-once"
 
 
 def generated_keys(plan: Plan) -> dict[str, tuple[str, ...]]:

@@ -1,0 +1,195 @@
+"""Every name FarFlow derives for a cluster, in Kubernetes and in AWS, in one place.
+
+Names are pure functions of the cluster's namespace, name and spec, so the operator, its
+cleanup and `farflow render` always agree on them. AWS names are deterministic
+(`farflow-<namespace>-<name>...`), hash-shortened where AWS limits their length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from farflow.api.spec import AirflowClusterSpec
+
+_QUEUE_NAME_LIMIT = 80
+_DLQ_SUFFIX = "-dlq"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A key of a Kubernetes Secret."""
+
+    name: str
+    key: str
+
+
+def resource_name(namespace: str, name: str, suffix: str = "", limit: int = 80) -> str:
+    """A deterministic AWS name for a cluster's resource, shortened with a hash to fit."""
+    return _fitted(f"farflow-{namespace}-{name}", suffix, limit)
+
+
+def _fitted(base: str, suffix: str, limit: int) -> str:
+    """``base + suffix``, or when longer than ``limit`` a prefix of base, a hash of the whole
+    and the suffix, so distinct long names stay distinct."""
+    full = f"{base}{suffix}"
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: limit - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def dead_letter_queue_name(sqs_name: str) -> str:
+    """The dead-letter queue of a queue: its name plus -dlq, hash-shortened to fit SQS."""
+    return _fitted(sqs_name, _DLQ_SUFFIX, _QUEUE_NAME_LIMIT)
+
+
+def bucket_name(namespace: str, name: str) -> str:
+    """The default bucket name: farflow-<namespace>-<name>, without dots (they break TLS)."""
+    return resource_name(namespace, name.replace(".", "-"), limit=63).lower()
+
+
+def instance_identifier(namespace: str, name: str) -> str:
+    """The default RDS identifier: farflow-<namespace>-<name>, as RDS allows (63 characters,
+    letters, digits and single hyphens)."""
+    return re.sub("-+", "-", resource_name(namespace, name.replace(".", "-"), limit=63)).lower()
+
+
+@dataclass(frozen=True)
+class KubeNames:
+    """Names of the Kubernetes objects of one AirflowCluster."""
+
+    cluster: str
+    namespace: str
+
+    def of(self, component: str) -> str:
+        return f"{self.cluster}-{component}"
+
+    @property
+    def service(self) -> str:
+        return self.of("api-server")
+
+    @property
+    def service_account(self) -> str:
+        return self.of("airflow")
+
+    @property
+    def task_service_account(self) -> str:
+        """The default service account of KubernetesPodOperator task pods."""
+        return self.of("task")
+
+    @property
+    def config_map(self) -> str:
+        return self.of("airflow-config")
+
+    @property
+    def pod_template(self) -> str:
+        return self.of("pod-template")
+
+    @property
+    def secrets(self) -> str:
+        return self.of("airflow-secrets")
+
+    @property
+    def admin_secret(self) -> str:
+        return self.of("admin")
+
+    @property
+    def database_secret(self) -> str:
+        """The Secret FarFlow writes the RDS database URL into."""
+        return self.of("database")
+
+
+@dataclass(frozen=True)
+class QueueNames:
+    """One Celery queue's SQS queue and its dead-letter queue."""
+
+    celery: str
+    sqs: str
+    dead_letter: str
+
+
+@dataclass(frozen=True)
+class RdsNames:
+    """The RDS instance and what FarFlow creates beside it."""
+
+    instance: str
+    subnet_group: str
+    final_snapshot: str
+
+
+@dataclass(frozen=True)
+class EcsNames:
+    """The ECS cluster and the task definition families FarFlow registers."""
+
+    cluster: str
+    executor_family: str  # the Airflow image, for the Ecs executor
+    task_family: str  # spec.ecs.taskImage, for EcsRunTaskOperator DAGs
+
+
+@dataclass(frozen=True)
+class AwsNames:
+    """Names of the cluster's AWS resources; None where the spec has no such resource."""
+
+    owner: str  # the value of the farflow.io/cluster tag on everything FarFlow creates
+    queues: tuple[QueueNames, ...]
+    log_group: str
+    fargate_profile: str  # the base name; eks.py appends a hash of the configuration
+    admin_secret_id: str
+    database_secret_id: str
+    dag_bucket: str | None
+    rds: RdsNames | None
+    ecs: EcsNames | None
+
+    def queue_names(self) -> dict[str, str]:
+        """Celery queue -> SQS queue name."""
+        return {queue.celery: queue.sqs for queue in self.queues}
+
+
+def aws_names(namespace: str, name: str, spec: AirflowClusterSpec, log_group: str) -> AwsNames:
+    """The AWS names of the cluster ``namespace/name`` with ``spec``."""
+    return AwsNames(
+        owner=f"{namespace}/{name}",
+        queues=tuple(_queue(spec, namespace, name, queue) for queue in spec.workers.queues),
+        log_group=log_group,
+        fargate_profile=spec.fargate.profile.name or resource_name(namespace, name, limit=100),
+        admin_secret_id=f"airflow/{namespace}/{name}/admin",
+        database_secret_id=f"airflow/{namespace}/{name}/database",
+        dag_bucket=_dag_bucket(spec, namespace, name),
+        rds=_rds(spec, namespace, name),
+        ecs=_ecs(spec, namespace, name),
+    )
+
+
+def _queue(spec: AirflowClusterSpec, namespace: str, name: str, queue: str) -> QueueNames:
+    prefix = spec.broker.sqs.queue_name_prefix
+    sqs = f"{prefix}{queue}" if prefix else resource_name(namespace, name, f"-{queue}")
+    return QueueNames(queue, sqs, dead_letter_queue_name(sqs))
+
+
+def _dag_bucket(spec: AirflowClusterSpec, namespace: str, name: str) -> str | None:
+    if spec.dags.s3 is None:
+        return None
+    return spec.dags.s3.bucket or bucket_name(namespace, name)
+
+
+def _rds(spec: AirflowClusterSpec, namespace: str, name: str) -> RdsNames | None:
+    if spec.database.rds is None:
+        return None
+    return rds_names(spec.database.rds.instance_identifier or instance_identifier(namespace, name))
+
+
+def rds_names(instance: str) -> RdsNames:
+    """The RDS instance ``instance`` and the names of what FarFlow creates beside it."""
+    return RdsNames(instance, f"{instance}-subnets", f"{instance}-final")
+
+
+def _ecs(spec: AirflowClusterSpec, namespace: str, name: str) -> EcsNames | None:
+    if spec.ecs is None:
+        return None
+    return EcsNames(
+        cluster=spec.ecs.cluster.name or resource_name(namespace, name),
+        executor_family=resource_name(namespace, name, "-executor", 255),
+        task_family=resource_name(namespace, name, "-task", 255),
+    )

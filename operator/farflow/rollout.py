@@ -1,0 +1,142 @@
+"""The rollout as a pure decision: from what was observed of the migration Job and each
+Deployment, which Deployments to apply now, which conditions hold, and when to look again.
+
+A rollout waits for the migration, then goes stage by stage (API server, scheduling,
+workers): a stage is applied only once the one before it runs its current template on every
+replica. Observing and applying happen around `decide`, in `farflow.reconcile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from farflow.api.status import Condition, ConditionType, WorkersStatus
+from farflow.kube.apply import contains
+from farflow.kube.observe import DeploymentState, JobState, deployment_state
+from farflow.objects import Manifest
+from farflow.plan.model import Component, Plan
+
+PROGRESS_RETRY = 5.0  # seconds between looks while a migration or a stage is under way
+# Which condition reports the Deployments of which component.
+AVAILABILITY: dict[ConditionType, tuple[str, ...]] = {
+    "ApiServerAvailable": ("api-server",),
+    "SchedulerAvailable": ("scheduler", "dag-processor", "triggerer"),
+    "WorkersAvailable": ("worker",),
+}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The migration Job and each component's live Deployment (None when missing)."""
+
+    job_name: str
+    job: JobState
+    deployments: Mapping[str, Manifest | None]  # by component name
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about an observed rollout."""
+
+    apply: tuple[str, ...]  # components whose Deployment to apply now
+    conditions: tuple[Condition, ...]
+    workers: WorkersStatus | None  # None without a worker component
+    failed: bool = False  # only a change of spec (or of the world) can help
+    delay: float | None = None  # seconds until looking again; None once settled
+
+
+def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> Decision:
+    """The next step of the rollout of ``plan``, whose Deployments are ``wanted`` (by
+    component name), given what was ``observed``."""
+    migration = _migration(observed)
+    failed = observed.job.phase == "Failed"
+    apply: tuple[str, ...] = ()
+    if migration.holds:
+        apply, delay = _next_stage(plan, wanted, observed)
+    else:
+        delay = None if failed else PROGRESS_RETRY
+    states = _states(plan, wanted, observed, apply)
+    return Decision(
+        apply=apply,
+        conditions=(migration, *_availability(plan, states)),
+        workers=_workers(states),
+        failed=failed,
+        delay=delay,
+    )
+
+
+def _migration(observed: Observed) -> Condition:
+    name, job = observed.job_name, observed.job
+    if job.phase == "Complete":
+        return Condition.of("MigrationComplete", True, "Migrated", f"Job {name} completed")
+    if job.phase == "Failed":
+        message = f"Job {name} failed: {job.message}; fix the cause, then delete the Job to retry"
+        return Condition.of("MigrationComplete", False, job.reason or "MigrationFailed", message)
+    message = f"Job {name} runs airflow db migrate"
+    return Condition.of("MigrationComplete", False, "Migrating", message)
+
+
+def _next_stage(
+    plan: Plan, wanted: Mapping[str, Manifest], observed: Observed
+) -> tuple[tuple[str, ...], float | None]:
+    """The first stage not yet rolled out: its Deployments that differ from the wanted ones
+    (to apply), and a delay; nothing and None once every stage is out."""
+    for stage in sorted({c.rollout_stage for c in plan.components}):
+        staged = [c.name for c in plan.components if c.rollout_stage == stage]
+        stale = tuple(name for name in staged if not _current(wanted[name], observed, name))
+        if stale:
+            return stale, PROGRESS_RETRY
+        if not all(_state(observed, name).rolled_out for name in staged):
+            return (), PROGRESS_RETRY
+    return (), None
+
+
+def _current(manifest: Manifest, observed: Observed, name: str) -> bool:
+    live = observed.deployments.get(name)
+    return live is not None and contains(live, manifest)
+
+
+def _state(observed: Observed, name: str) -> DeploymentState:
+    live = observed.deployments.get(name)
+    if live is None:
+        return DeploymentState(desired=0, ready=0, rolled_out=False)
+    return deployment_state(live)
+
+
+def _states(
+    plan: Plan, wanted: Mapping[str, Manifest], observed: Observed, applying: tuple[str, ...]
+) -> dict[str, DeploymentState]:
+    """Each component's state; one being applied now is rolling towards its wanted size."""
+    states: dict[str, DeploymentState] = {}
+    for component in plan.components:
+        state = _state(observed, component.name)
+        if component.name in applying:
+            desired = wanted[component.name]["spec"]["replicas"]
+            state = DeploymentState(desired=desired, ready=state.ready, rolled_out=False)
+        states[component.name] = state
+    return states
+
+
+def _availability(plan: Plan, states: Mapping[str, DeploymentState]) -> list[Condition]:
+    conditions = []
+    for kind, names in AVAILABILITY.items():
+        planned = [c for c in plan.components if c.name in names]
+        conditions.append(_available(kind, planned, states))
+    return conditions
+
+
+def _available(
+    kind: ConditionType, components: list[Component], states: Mapping[str, DeploymentState]
+) -> Condition:
+    waiting = sorted(c.name for c in components if not states[c.name].available)
+    if waiting:
+        return Condition.of(kind, False, "Unavailable", "not available yet: " + ", ".join(waiting))
+    return Condition.of(kind, True, "Available", "all replicas ready")
+
+
+def _workers(states: Mapping[str, DeploymentState]) -> WorkersStatus | None:
+    worker = states.get("worker")
+    if worker is None:
+        return None
+    return WorkersStatus(desired=worker.desired, ready=worker.ready)

@@ -1,0 +1,165 @@
+"""The rollout decision: from an observed migration Job and Deployments, what to apply next,
+which conditions hold and when to look again. Pure: no client, no server."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from farflow.kube.observe import JobState
+from farflow.objects import Manifest
+from farflow.plan import Plan
+from farflow.rollout import PROGRESS_RETRY, Decision, Observed, decide
+from tests.unit.planning import built, planned
+
+pytestmark = pytest.mark.unit
+STAGES = {"api-server": 1, "scheduler": 2, "dag-processor": 2, "triggerer": 2, "worker": 3}
+
+
+def wanted(patch: dict[str, Any] | None = None) -> tuple[Plan, dict[str, Manifest]]:
+    made = planned(patch)
+    by_name = {m["metadata"]["name"]: m for m in built(patch) if m["kind"] == "Deployment"}
+    return made, {c.name: by_name[made.names.of(c.name)] for c in made.components}
+
+
+def live(manifest: Manifest, *, ready: int | None = None, current: bool = True) -> Manifest:
+    """The Deployment as the API server reports it once its controller has (or, with
+    current=False, has not yet) rolled the template out, with ``ready`` pods ready."""
+    replicas = manifest["spec"]["replicas"]
+    found = copy.deepcopy(manifest)
+    found["metadata"]["generation"] = 2
+    found["status"] = {
+        "observedGeneration": 2 if current else 1,
+        "replicas": replicas,
+        "updatedReplicas": replicas if current else 0,
+        "readyReplicas": replicas if ready is None else ready,
+    }
+    return found
+
+
+def observed(deployments: dict[str, Manifest | None], job: JobState | None = None) -> Observed:
+    return Observed("minimal-migrate-0", job or JobState("Complete"), deployments)
+
+
+def conditions(decision: Decision) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in decision.conditions}
+
+
+def test_nothing_rolls_while_the_migration_runs() -> None:
+    made, deployments = wanted()
+    decision = decide(made, deployments, observed(dict.fromkeys(deployments), JobState("Running")))
+    assert decision.apply == ()
+    assert decision.delay == PROGRESS_RETRY
+    assert not decision.failed
+    assert conditions(decision)["MigrationComplete"] == ("False", "Migrating")
+    assert conditions(decision)["ApiServerAvailable"] == ("False", "Unavailable")
+
+
+def test_a_failed_migration_fails_the_rollout_and_waits_for_a_human() -> None:
+    made, deployments = wanted()
+    job = JobState("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    decision = decide(made, deployments, observed(dict.fromkeys(deployments), job))
+    assert decision.apply == ()
+    assert decision.failed
+    assert decision.delay is None
+    status, reason = conditions(decision)["MigrationComplete"]
+    assert (status, reason) == ("False", "BackoffLimitExceeded")
+    message = next(c.message for c in decision.conditions if c.type == "MigrationComplete")
+    assert "backoff limit" in message
+    assert "delete the Job to retry" in message
+
+
+def test_after_the_migration_the_api_server_rolls_first() -> None:
+    made, deployments = wanted()
+    decision = decide(made, deployments, observed(dict.fromkeys(deployments)))
+    assert decision.apply == ("api-server",)
+    assert decision.delay == PROGRESS_RETRY
+    assert conditions(decision)["MigrationComplete"] == ("True", "Migrated")
+
+
+def test_a_stage_waits_for_the_one_before_to_roll_out() -> None:
+    made, deployments = wanted()
+    rolling = live(deployments["api-server"], current=False)
+    decision = decide(made, deployments, observed({"api-server": rolling}))
+    assert decision.apply == ()
+    assert decision.delay == PROGRESS_RETRY
+    assert conditions(decision)["ApiServerAvailable"] == ("False", "Unavailable")
+
+
+def test_stages_follow_in_order_each_as_one_step() -> None:
+    made, deployments = wanted()
+    found: dict[str, Manifest | None] = {"api-server": live(deployments["api-server"])}
+    decision = decide(made, deployments, observed(found))
+    assert set(decision.apply) == {"scheduler", "dag-processor", "triggerer"}
+    found |= {name: live(deployments[name]) for name in decision.apply}
+    assert decide(made, deployments, observed(found)).apply == ("worker",)
+
+
+def test_a_rolled_out_cluster_is_settled_and_available() -> None:
+    made, deployments = wanted()
+    found = {name: live(manifest) for name, manifest in deployments.items()}
+    decision = decide(made, deployments, observed(dict(found)))
+    assert decision.apply == ()
+    assert decision.delay is None
+    assert set(conditions(decision).values()) == {
+        ("True", "Migrated"),
+        ("True", "Available"),
+    }
+    assert decision.workers is not None
+    assert (decision.workers.desired, decision.workers.ready) == (1, 1)
+
+
+def test_a_changed_component_is_applied_and_counts_as_rolling() -> None:
+    made, deployments = wanted()
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    edited = live(deployments["scheduler"])
+    edited["spec"]["template"]["metadata"]["annotations"]["farflow.io/config-hash"] = "old"
+    found["scheduler"] = edited
+    decision = decide(made, deployments, observed(found))
+    assert decision.apply == ("scheduler",)
+    assert conditions(decision)["SchedulerAvailable"] == ("False", "Unavailable")
+    assert conditions(decision)["ApiServerAvailable"] == ("True", "Available")
+
+
+def test_a_missing_component_is_created_in_its_stage() -> None:
+    made, deployments = wanted()
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    found["triggerer"] = None  # deleted by hand
+    decision = decide(made, deployments, observed(found))
+    assert decision.apply == ("triggerer",)
+    message = next(c.message for c in decision.conditions if c.type == "SchedulerAvailable")
+    assert message == "not available yet: triggerer"
+
+
+def test_pods_not_ready_leave_a_rolled_out_component_unavailable() -> None:
+    made, deployments = wanted()
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    found["worker"] = live(deployments["worker"], ready=0)
+    decision = decide(made, deployments, observed(found))
+    assert decision.apply == ()
+    assert decision.delay is None
+    assert conditions(decision)["WorkersAvailable"] == ("False", "Unavailable")
+    assert decision.workers is not None
+    assert (decision.workers.desired, decision.workers.ready) == (1, 0)
+
+
+def test_suspending_scales_every_stage_to_zero_in_order() -> None:
+    made, deployments = wanted({"spec": {"suspend": True}})
+    assert {c.replicas for c in made.components} == {0}
+    _, running = wanted()
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in running.items()}
+    decision = decide(made, deployments, observed(found))
+    assert decision.apply == ("api-server",)
+    found = {n: live(m) for n, m in deployments.items()}
+    decision = decide(made, deployments, observed(found))
+    assert decision.apply == ()
+    assert decision.delay is None
+    assert decision.workers is not None
+    assert decision.workers.desired == 0
+
+
+def test_every_component_has_a_stage() -> None:
+    made, _ = wanted()
+    assert {c.name: c.rollout_stage for c in made.components} == STAGES
