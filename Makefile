@@ -12,10 +12,10 @@ PY := .venv/bin/python
 export UV_HTTP_RETRIES ?= 5
 export PIP_RETRIES ?= 5
 
-.PHONY: help run test lint unit cluster e2e crd controlplane system-packages cluster-up cluster-down clean
+.PHONY: help run test lint unit aws helm cluster e2e crd controlplane system-packages cluster-up cluster-down clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -32,13 +32,19 @@ run: .venv/.synced ## validate the examples and print them with every default re
 test: lint system-packages controlplane ## lint, type-check and run every test tier
 	$(PY) -m pytest
 
-lint: .venv/.synced ## ruff, ruff format, mypy (strict on operator/farflow)
+lint: .venv/.synced ## ruff, ruff format, mypy (strict, on the operator, tests and tasks)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
 unit: .venv/.synced ## the unit tier only
 	$(PY) -m pytest -m unit
+
+aws: .venv/.synced ## the aws tier only (moto's server on loopback)
+	$(PY) -m pytest -m aws
+
+helm: .venv/.synced controlplane ## the helm tier only (Helm from its Go module, checkov)
+	$(PY) -m pytest -m helm
 
 cluster: .venv/.synced controlplane ## the cluster tier only (starts its own control plane)
 	$(PY) -m pytest -m cluster

@@ -39,3 +39,21 @@ def test_entrypoint_is_the_installed_farflow_command() -> None:
 
 def test_installs_from_the_lock_without_airflow() -> None:
     assert "uv sync --frozen --no-dev --no-editable" in instructions("RUN")
+
+
+def test_the_build_context_holds_what_the_image_copies_and_nothing_else() -> None:
+    """The context is the repository root: operator/Dockerfile.dockerignore excludes all
+    (no .venv, .git, .farflow or tests sent to the builder) but what COPY reads."""
+    ignore = (ROOT / "operator" / "Dockerfile.dockerignore").read_text().splitlines()
+    patterns = [line for line in ignore if line and not line.startswith("#")]
+    assert patterns[0] == "*"
+    let_in = {pattern.removeprefix("!").rstrip("/") for pattern in patterns if pattern[0] == "!"}
+    copied = {
+        source.rstrip("/")
+        for copy in instructions("COPY")
+        if not copy.startswith("--from")
+        for source in copy.split()[:-1]
+    }
+    assert copied == {"pyproject.toml", "uv.lock", "README.md", "operator"}
+    assert {path.split("/")[0] for path in let_in} == copied
+    assert let_in >= {"pyproject.toml", "uv.lock", "README.md", "operator/farflow"}
