@@ -31,13 +31,13 @@ class AirflowApi:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}
-        return _call(method, f"{self.base_url}{path}", body, headers)
+        return _call(method, f"{self.base_url}{path}", Sealed(body, headers))
 
     @property
     def token(self) -> str:
         if self._token is None:
             credentials = {"username": self.username, "password": self.password}
-            answer = _call("POST", f"{self.base_url}/auth/token", credentials, {})
+            answer = _call("POST", f"{self.base_url}/auth/token", Sealed(credentials, {}))
             self._token = str(answer["access_token"])
         return self._token
 
@@ -106,9 +106,18 @@ class AirflowApi:
         return json.dumps(self.request("GET", path)["content"])
 
 
-def _call(method: str, url: str, body: Any, headers: dict[str, str]) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+@dataclass(frozen=True)
+class Sealed:
+    """A request's body and headers, which carry the password or the token: left out of its
+    repr, so a failing call's traceback in pytest's output shows neither."""
+
+    body: Any = field(repr=False)
+    headers: dict[str, str] = field(repr=False)
+
+
+def _call(method: str, url: str, sealed: Sealed) -> Any:
+    data = None if sealed.body is None else json.dumps(sealed.body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=sealed.headers)
     request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:

@@ -19,7 +19,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,8 @@ class Stack:
 
     plan: Plan
     facts: AwsFacts
-    containers: dict[str, LocalProcess]  # each workload's container, by name, resolved once
+    # Each workload's container, by name, resolved once; their env holds secrets: no repr.
+    containers: dict[str, LocalProcess] = field(repr=False)
     site: Site
     api: AirflowApi
     running: dict[str, Process]

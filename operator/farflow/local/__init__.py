@@ -44,7 +44,7 @@ class LocalProcess:
 
     name: str
     argv: tuple[str, ...]
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # holds the Secrets' values
 
 
 class Objects:
