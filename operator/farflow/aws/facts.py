@@ -1,7 +1,9 @@
 """What the operator ensures in AWS before planning a cluster, and what it learns there.
 
 Each part (queues, logs, database, admin password, DAG bucket, Fargate profile, ECS) runs on
-its own: one failing part is reported and the others still go ahead.
+its own: one failing part is reported and the others still go ahead. A part that fails keeps
+its last known fact (from status.aws), so a throttled or denied call changes no setting and
+rolls no pod; and a transient fault (throttling, 5xx) changes no condition either.
 """
 
 from __future__ import annotations
@@ -37,16 +39,31 @@ class Gathered:
     errors: list[AwsError] = field(default_factory=list)
     provisioning: bool = False  # something AWS is still creating: look again soon
 
-    def attempt(self, part: Callable[[], T]) -> T | None:
-        """Runs one part; a failure is recorded and the other parts go on."""
+    def attempt(
+        self,
+        part: Callable[[], T | None],
+        known: T | None = None,
+        failure: tuple[ConditionType, str] | None = None,
+    ) -> T | None:
+        """Runs one part; a failure is recorded and the part's last ``known`` result stands
+        in for it. Its condition (``failure``: kind and reason) turns False, unless the
+        fault is transient and a known result stands in: then it stays as it was."""
         try:
             return part()
         except AwsError as error:
             self.errors.append(error)
-            return None
+            if failure is not None and (known is None or not error.transient):
+                self.report(failure[0], False, failure[1], "see AwsReady")
+            return known
 
     def report(self, kind: ConditionType, ok: bool, reason: str, message: str = "") -> None:
         self.conditions.append(Condition.of(kind, ok, reason, message))
+
+
+@dataclass(frozen=True)
+class _Database:
+    state: NamedState | None  # the RDS instance, for status; None for the user's database
+    ready: bool  # its URL is in the database Secret
 
 
 def region_of(cluster: ResolvedCluster) -> str:
@@ -56,55 +73,79 @@ def region_of(cluster: ResolvedCluster) -> str:
     return region
 
 
-def gather(cluster: ResolvedCluster) -> Gathered:
-    """Ensures every AWS resource of the spec and reports what the plan needs."""
-    gathered = Gathered()
+def gather(cluster: ResolvedCluster, known: AwsStatus | None = None) -> Gathered:
+    """Ensures every AWS resource of the spec and reports what the plan needs; ``known`` is
+    what the last pass recorded in status, standing in for a part that fails."""
+    gathered, known = Gathered(), known or AwsStatus()
     region = gathered.attempt(lambda: region_of(cluster))
     if region is None:
         _conclude(gathered)
         return gathered
-    names, spec = cluster.aws_names, cluster.spec
     queues = gathered.attempt(
-        lambda: ensure_queues(spec.broker.sqs, names.queues, region, names.owner)
+        lambda: _queues(gathered, cluster, region),
+        _known_queues(cluster, known),
+        ("BrokerReady", "QueuesUnavailable"),
     )
-    log_group = gathered.attempt(lambda: _log_group(cluster, region))
-    database_ready, database = _database(gathered, cluster, region)
-    admin_secret = _admin_password(gathered, cluster, region)
-    bucket = gathered.attempt(lambda: _dag_bucket(cluster, region))
-    profile = _fargate_profile(gathered, cluster, region)
-    ecs_facts = gathered.attempt(lambda: _ecs(cluster, region))
-    _broker_condition(gathered, queues)
+    log_group = gathered.attempt(lambda: _log_group(cluster, region), known.log_group_arn)
+    database = gathered.attempt(
+        lambda: _database(gathered, cluster, region),
+        _known_database(known.database),
+        ("DatabaseReady", "RdsFailed"),
+    )
+    admin_secret = gathered.attempt(
+        lambda: _admin_password(gathered, cluster, region), known.admin_secret
+    )
+    bucket = gathered.attempt(lambda: _dag_bucket(cluster, region), cluster.aws_names.dag_bucket)
+    profile = gathered.attempt(
+        lambda: _fargate_profile(gathered, cluster, region),
+        known.fargate_profile,
+        ("FargateProfileReady", "ProfileFailed"),
+    )
+    ecs_facts = gathered.attempt(
+        lambda: _ecs(cluster, region),
+        _ecs_facts(cluster, known.ecs_cluster) if known.ecs_cluster else None,
+    )
     gathered.status = AwsStatus(
         region=region,
         queue_urls=queues or {},
         log_group_arn=log_group,
-        database=database,
+        database=database and database.state,
         admin_secret=admin_secret,
         dag_bucket=bucket,
         fargate_profile=profile,
         ecs_cluster=ecs_facts and ecs_facts.cluster,
     )
-    if queues is not None and database_ready and (spec.ecs is None or ecs_facts):
+    database_ready = database is not None and database.ready
+    if queues is not None and database_ready and (cluster.spec.ecs is None or ecs_facts):
         gathered.facts = AwsFacts(region, queues, log_group, ecs_facts)
     _conclude(gathered)
     return gathered
 
 
 def _conclude(gathered: Gathered) -> None:
-    if gathered.errors:
-        first = gathered.errors[0]
-        message = "; ".join(str(error) for error in gathered.errors)
-        gathered.report("AwsReady", False, first.reason, message)
-    else:
+    """AwsReady: False with every lasting error; unchanged while only transient ones (which
+    status reports in Reconciled) stand in the way."""
+    lasting = [error for error in gathered.errors if not error.transient]
+    if lasting:
+        message = "; ".join(str(error) for error in lasting)
+        gathered.report("AwsReady", False, lasting[0].reason, message)
+    elif not gathered.errors:
         gathered.report("AwsReady", True, "Provisioned", "every AWS resource is in place")
 
 
-def _broker_condition(gathered: Gathered, queues: dict[str, str] | None) -> None:
-    if queues is None:
-        message = "the SQS queues could not be ensured: see AwsReady"
-        gathered.report("BrokerReady", False, "QueuesUnavailable", message)
-    else:
-        gathered.report("BrokerReady", True, "QueuesReady", f"{len(queues)} SQS queue(s)")
+def _queues(gathered: Gathered, cluster: ResolvedCluster, region: str) -> dict[str, str]:
+    names, sqs = cluster.aws_names, cluster.spec.broker.sqs
+    urls = ensure_queues(sqs, names.queues, region, names.owner)
+    gathered.report("BrokerReady", True, "QueuesReady", f"{len(urls)} SQS queue(s)")
+    return urls
+
+
+def _known_queues(cluster: ResolvedCluster, known: AwsStatus) -> dict[str, str] | None:
+    """The queue URLs status recorded, if it has every queue the spec names."""
+    wanted = [queue.celery for queue in cluster.aws_names.queues]
+    if not all(queue in known.queue_urls for queue in wanted):
+        return None
+    return {queue: known.queue_urls[queue] for queue in wanted}
 
 
 def _log_group(cluster: ResolvedCluster, region: str) -> str | None:
@@ -116,37 +157,32 @@ def _log_group(cluster: ResolvedCluster, region: str) -> str | None:
     )
 
 
-def _database(
-    gathered: Gathered, cluster: ResolvedCluster, region: str
-) -> tuple[bool, NamedState | None]:
-    """Whether the database can be reached (FarFlow writes its Secret for RDS), and the RDS
-    instance's state for status."""
+def _database(gathered: Gathered, cluster: ResolvedCluster, region: str) -> _Database:
+    """The database, once it can be reached; FarFlow writes its Secret for RDS."""
     wanted, names = cluster.spec.database.rds, cluster.aws_names
     rds_names = names.rds
     if wanted is None or rds_names is None:
-        return True, None  # the user's Secret; reconcile checks it exists
+        return _Database(None, ready=True)  # the user's Secret; reconcile checks it exists
     identifier = rds_names.instance
-    state = gathered.attempt(
-        lambda: rds.ensure_database(
-            region, wanted, rds_names, names.owner, names.database_secret_id
-        )
-    )
-    if state is None:
-        gathered.report("DatabaseReady", False, "RdsFailed", "see AwsReady")
-        return False, None
+    state = rds.ensure_database(region, wanted, rds_names, names.owner, names.database_secret_id)
     status = NamedState(instance=state.arn, status=state.status)
-    password = state.secret_id and gathered.attempt(
-        lambda: secrets.read_secret(region, state.secret_id or "")
-    )
+    password = state.secret_id and secrets.read_secret(region, state.secret_id)
     if not state.ready or not password:
         gathered.provisioning = True
         message = f"RDS instance {identifier} is {state.status}"
         gathered.report("DatabaseReady", False, "Provisioning", message)
-        return False, status
+        return _Database(status, ready=False)
     ref = cluster.database_secret
     gathered.mirrored[ref.name] = {ref.key: rds.connection_url(state, password.value)}
     gathered.report("DatabaseReady", True, "Available", f"RDS instance {identifier}")
-    return True, status
+    return _Database(status, ready=True)
+
+
+def _known_database(known: NamedState | None) -> _Database | None:
+    """The RDS instance as status recorded it: its Secret already holds its URL."""
+    if known is None:
+        return None
+    return _Database(known, ready=known.status in rds.USABLE)
 
 
 def _admin_password(gathered: Gathered, cluster: ResolvedCluster, region: str) -> str | None:
@@ -155,13 +191,9 @@ def _admin_password(gathered: Gathered, cluster: ResolvedCluster, region: str) -
     if cluster.spec.admin.password_secret_ref is not None:
         return None
     names = cluster.aws_names
-    stored = gathered.attempt(
-        lambda: secrets.ensure_secret(
-            region, names.admin_secret_id, secrets.generate_password, names.owner
-        )
+    stored = secrets.ensure_secret(
+        region, names.admin_secret_id, secrets.generate_password, names.owner
     )
-    if stored is None:
-        return None
     gathered.mirrored[cluster.names.admin_secret] = {"password": stored.value}
     return stored.arn
 
@@ -186,20 +218,15 @@ def _fargate_profile(
         )
         return None
     namespaces = sorted({cluster.namespace, spec.pods.namespace})
-    state = gathered.attempt(
-        lambda: eks.ensure_fargate_profile(
-            region,
-            spec.fargate.cluster_name or "",
-            names.fargate_profile,
-            pod_execution_role_arn=spec.fargate.profile.pod_execution_role_arn or "",
-            subnets=spec.fargate.profile.subnets,
-            selectors=[(namespace, FARGATE_LABELS) for namespace in namespaces],
-            owner=names.owner,
-        )
+    state = eks.ensure_fargate_profile(
+        region,
+        spec.fargate.cluster_name or "",
+        names.fargate_profile,
+        pod_execution_role_arn=spec.fargate.profile.pod_execution_role_arn or "",
+        subnets=spec.fargate.profile.subnets,
+        selectors=[(namespace, FARGATE_LABELS) for namespace in namespaces],
+        owner=names.owner,
     )
-    if state is None:
-        gathered.report("FargateProfileReady", False, "ProfileFailed", "see AwsReady")
-        return None
     ready = state.status == eks.ACTIVE
     gathered.provisioning |= not ready
     gathered.report(
@@ -221,21 +248,27 @@ def _ecs(cluster: ResolvedCluster, region: str) -> EcsFacts | None:
         if wanted.cluster.create
         else ecs.describe_ecs_cluster(region, names.cluster)
     )
-    executor, task = _task_definitions(cluster, wanted, names, region)
+    _register_task_definitions(cluster, wanted, names, region)
+    return _ecs_facts(cluster, found.arn)
+
+
+def _ecs_facts(cluster: ResolvedCluster, cluster_arn: str) -> EcsFacts | None:
+    """Where ECS tasks run: the ECS cluster ``cluster_arn``, and the task definitions by
+    family (ECS runs a family's latest revision, so a new revision changes no setting)."""
+    wanted, names = cluster.spec.ecs, cluster.aws_names.ecs
+    if wanted is None or names is None:
+        return None
+    executor = names.executor_family if "Ecs" in cluster.spec.airflow.executors else None
     return EcsFacts(
-        found.arn,
-        _network(wanted),
-        executor,
-        task,
-        ecs.CONTAINER,
+        cluster=cluster_arn,
+        network_configuration=ecs.network_configuration(
+            wanted.subnets, wanted.security_group_ids, wanted.assign_public_ip
+        ),
+        executor_task_definition=executor,
+        task_definition=names.task_family if wanted.task_image else None,
+        container_name=ecs.CONTAINER,
         log_group=_task_log_group(cluster),
         log_stream_prefix=ecs.LOG_STREAM_PREFIX,
-    )
-
-
-def _network(wanted: EcsSpec) -> dict[str, dict[str, object]]:
-    return ecs.network_configuration(
-        wanted.subnets, wanted.security_group_ids, wanted.assign_public_ip
     )
 
 
@@ -246,33 +279,28 @@ def _task_log_group(cluster: ResolvedCluster) -> str | None:
     return cloudwatch.log_group if cloudwatch.enabled else None
 
 
-def _task_definitions(
+def _register_task_definitions(
     cluster: ResolvedCluster, wanted: EcsSpec, names: EcsNames, region: str
-) -> tuple[str | None, str | None]:
+) -> None:
     """The Ecs executor's (the Airflow image) and the DAGs' (spec.ecs.taskImage)."""
     spec = cluster.spec
-    executor = task = None
     register = _TaskDefinitions(wanted, region, cluster.aws_names.owner, _task_log_group(cluster))
     if "Ecs" in spec.airflow.executors:
-        image = spec.airflow.image.reference
-        executor = register(names.executor_family, image, spec.workers.resources)
+        register(names.executor_family, spec.airflow.image.reference, spec.workers.resources)
     if wanted.task_image:
-        task = register(names.task_family, wanted.task_image, wanted.task_resources)
-    return executor, task
+        register(names.task_family, wanted.task_image, wanted.task_resources)
 
 
 @dataclass(frozen=True)
 class _TaskDefinitions:
-    """Registers the cluster's task definitions; returns each one's ARN."""
+    """Registers the cluster's task definitions, a new revision only when one changed."""
 
     wanted: EcsSpec
     region: str
     owner: str
     log_group: str | None
 
-    def __call__(self, family: str, image: str, size: Resources | None) -> str:
-        """The family, whose latest revision is this task definition: ECS runs the latest
-        ACTIVE revision of a family, so a new revision changes no Airflow setting."""
+    def __call__(self, family: str, image: str, size: Resources | None) -> None:
         cpu, memory = (size.cpu, size.memory) if size else DEFAULT_TASK_SIZE
         ecs.register_task_definition(
             self.region,
@@ -285,7 +313,6 @@ class _TaskDefinitions:
             log_group=self.log_group,
             owner=self.owner,
         )
-        return family
 
 
 def offline(cluster: ResolvedCluster, account_id: str) -> AwsFacts:
@@ -296,26 +323,12 @@ def offline(cluster: ResolvedCluster, account_id: str) -> AwsFacts:
     if cloudwatch.enabled:
         log_group_arn = f"arn:aws:logs:{region}:{account_id}:log-group:{cloudwatch.log_group}"
     sqs = endpoint_url("sqs", region)
+    ecs_cluster = cluster.aws_names.ecs and cluster.aws_names.ecs.cluster
     return AwsFacts(
-        ecs=_offline_ecs(cluster, region, account_id),
+        ecs=_ecs_facts(cluster, f"arn:aws:ecs:{region}:{account_id}:cluster/{ecs_cluster}"),
         region=region,
         queue_urls={
             queue.celery: f"{sqs}/{account_id}/{queue.sqs}" for queue in cluster.aws_names.queues
         },
         log_group_arn=log_group_arn,
-    )
-
-
-def _offline_ecs(cluster: ResolvedCluster, region: str, account_id: str) -> EcsFacts | None:
-    wanted, names = cluster.spec.ecs, cluster.aws_names.ecs
-    if wanted is None or names is None:
-        return None
-    executor = names.executor_family if "Ecs" in cluster.spec.airflow.executors else None
-    return EcsFacts(
-        cluster=f"arn:aws:ecs:{region}:{account_id}:cluster/{names.cluster}",
-        network_configuration=_network(wanted),
-        executor_task_definition=executor,
-        task_definition=names.task_family if wanted.task_image else None,
-        log_group=_task_log_group(cluster),
-        log_stream_prefix=ecs.LOG_STREAM_PREFIX,
     )

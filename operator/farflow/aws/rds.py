@@ -28,7 +28,7 @@ _failed = partial(failed, "rds")
 
 USERNAME = "airflow"
 DATABASE = "airflow"
-_USABLE = {"available", "backing-up", "modifying", "storage-optimization"}
+USABLE = {"available", "backing-up", "modifying", "storage-optimization"}
 _BUSY = "InvalidDBInstanceState"  # e.g. still creating: no final snapshot can be taken yet
 
 
@@ -48,7 +48,7 @@ class DatabaseState:
 
     @property
     def ready(self) -> bool:
-        return self.host is not None and self.status in _USABLE
+        return self.host is not None and self.status in USABLE
 
 
 def connection_url(state: DatabaseState, password: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,16 +33,57 @@ IAM_ACTIONS = {
 }
 
 
+# Error codes of faults that pass by themselves, still there after botocore's retries.
+TRANSIENT = frozenset(
+    {
+        "AwsUnreachable",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
+
+
 class AwsError(Exception):
-    """An AWS call that failed in a way only a change (of spec or of IAM) can fix."""
+    """An AWS call that failed: ``transient`` when it passes by itself (throttling, 5xx,
+    no connection), else only a change (of spec or of IAM) fixes it."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
+    @property
+    def transient(self) -> bool:
+        return self.reason in TRANSIENT
+
+
+_clients: dict[tuple[str, ...], Any] = {}
+_clients_lock = threading.Lock()
+_CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE")
+
 
 def client(service: str, region: str) -> Any:
-    return boto3.client(service, region_name=region, config=RETRIES)
+    """A shared client of ``service`` in ``region``. Clients are thread-safe but boto3's
+    sessions are not, so clients are made once each, under a lock, from a session of their
+    own; the key follows the environment, which tests point at moto."""
+    key = (service, region, *(os.environ.get(name, "") for name in _CLIENT_ENVIRONMENT))
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = boto3.session.Session().client(
+                service, region_name=region, config=RETRIES
+            )
+        return _clients[key]
 
 
 def endpoint_url(service: str, region: str) -> str:
