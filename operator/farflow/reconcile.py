@@ -12,9 +12,10 @@ from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.aws.facts import gather
+from farflow.aws.session import AwsError
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync, write
-from farflow.kube.client import Kube
+from farflow.kube.client import KUBERNETES_ERRORS, Kube, describe
 from farflow.kube.log_routing import output_block, sync_logging
 from farflow.kube.status import Report, changed, previous_status, wire
 from farflow.manifests import generate_value, manifests, migration_job_name
@@ -39,6 +40,9 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
         delay = _converge(body, kube, report)
         report.settled = delay is None and not report.failed
         return delay
+    except KUBERNETES_ERRORS as error:
+        report.set("Reconciled", False, "KubernetesApiError", describe(error))
+        raise
     finally:
         _write_status(body, kube, report)
 
@@ -46,9 +50,10 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
 def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     cluster = resolve(_parsed(body, report))
     report.suspended, report.airflow_version = cluster.spec.suspend, cluster.spec.airflow.version
-    gathered = gather(cluster)
+    gathered = gather(cluster, report.previous.aws)
     report.record(gathered.conditions)
     report.aws = gathered.status
+    _passed(report, gathered.errors)
     facts = gathered.facts
     if facts is None:
         return AWS_RETRY if gathered.errors else SETUP_RETRY
@@ -64,6 +69,14 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     if gathered.errors:
         return AWS_RETRY
     return SETUP_RETRY if gathered.provisioning else delay
+
+
+def _passed(report: Report, errors: list[AwsError]) -> None:
+    """Reconciled: whether this pass got through, or the first error that stopped it."""
+    if errors:
+        report.set("Reconciled", False, errors[0].reason, "; ".join(map(str, errors)))
+    else:
+        report.set("Reconciled", True, "Succeeded", "the last pass applied the spec")
 
 
 def _user_database_secret(cluster: ResolvedCluster, kube: Kube, report: Report) -> bool:
@@ -108,6 +121,7 @@ def _parsed(body: dict[str, Any], report: Report) -> AirflowCluster:
     except ValidationError as error:
         message = "; ".join(str(e) for e in field_errors(error))
         report.invalid = message
+        report.set("Reconciled", False, "InvalidSpec", message)
         raise InvalidSpecError(message) from error
 
 
@@ -172,8 +186,7 @@ def _write_status(body: dict[str, Any], kube: Kube, report: Report) -> None:
     previous = body.get("status") or {}
     if not changed(previous, status):
         return
-    meta = body["metadata"]
-    kube.patch_status(body["apiVersion"], body["kind"], meta["name"], meta["namespace"], status)
+    kube.patch_status(body, status)
     if not previous:
         events.emit(kube, body, "Created", "creating the cluster's objects")
     if rendered.phase != previous.get("phase"):

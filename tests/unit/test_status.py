@@ -143,3 +143,25 @@ def test_the_schema_check_rejects_a_field_the_crd_does_not_declare() -> None:
     status["workers"]["queued"] = 3  # a renamed field: the API server would prune it
     validator = jsonschema.Draft7Validator(status_schema(), format_checker=FORMATS)
     assert not validator.is_valid(status)
+
+
+def test_a_condition_this_pass_did_not_look_at_keeps_its_value() -> None:
+    first = rendered(all_true(new_report({}, 1)), EARLIER)
+    report = new_report(first, 2)
+    report.set("AwsReady", True, "Fine")  # a pass that stopped early, after AWS
+    second = rendered(report, LATER)
+    workers = condition(second, "WorkersAvailable")
+    assert workers == condition(first, "WorkersAvailable")  # time and generation as they were
+    assert condition(second, "AwsReady")["observedGeneration"] == 2
+    assert condition(second, "Ready")["status"] == "True"
+    assert second["phase"] == "Running"
+
+
+def test_reconciled_tells_the_last_error_without_touching_ready() -> None:
+    first = rendered(all_true(new_report({}, 1)), EARLIER)
+    report = new_report(first, 1)
+    report.set("Reconciled", False, "ThrottlingException", "sqs:GetQueueUrl q failed: Rate")
+    second = rendered(report, LATER)
+    assert condition(second, "Reconciled")["reason"] == "ThrottlingException"
+    assert condition(second, "Ready")["status"] == "True"
+    assert second["phase"] == "Running"

@@ -20,6 +20,7 @@ ConditionType = Literal[
     "SchedulerAvailable",
     "WorkersAvailable",
     "Ready",
+    "Reconciled",
 ]
 
 
@@ -102,7 +103,8 @@ class AirflowClusterStatus(StatusModel):
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Detailed state; Ready is True when the whole cluster serves.",
+        description="Detailed state; Ready is True when the whole cluster serves; Reconciled "
+        "says whether the operator's last pass got through, or the error that stopped it.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     api_server_url: str | None = Field(None, description="URL of the Airflow UI and API.")

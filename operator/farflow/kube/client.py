@@ -1,17 +1,52 @@
-"""One Kubernetes API client for the operator, from in-cluster credentials or KUBECONFIG."""
+"""One Kubernetes API client for the operator, from in-cluster credentials or KUBECONFIG.
+
+Every request has a timeout: without one, a connection that goes silent (a load balancer
+failing over, a dropped conntrack entry) would pin a handler thread, and its object, forever.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from functools import cache
 from typing import Any
 
 from kubernetes import client, config
+from kubernetes.client import rest
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
+from urllib3.exceptions import HTTPError
 
 from farflow.objects import Manifest
+
+# What a failing or unreachable API server raises: answers with an error status, and
+# connections that fail or time out.
+KUBERNETES_ERRORS = (ApiException, HTTPError)
+TIMEOUT = (5.0, 30.0)  # seconds to connect, and to wait for each answer
+
+
+def describe(error: ApiException | HTTPError) -> str:
+    """What the API server said (or why it said nothing), in one line for status."""
+    if not isinstance(error, ApiException):
+        return f"the API server did not answer: {type(error).__name__}"
+    message = ""
+    try:
+        message = json.loads(error.body or "{}").get("message", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return (
+        f"{error.status} {error.reason}: {message}" if message else f"{error.status} {error.reason}"
+    )
+
+
+class _TimedRestClient(rest.RESTClientObject):  # type: ignore[misc]
+    """The client's HTTP layer, with TIMEOUT wherever a call gives none (discovery too)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["_request_timeout"] = kwargs.get("_request_timeout") or TIMEOUT
+        return super().request(*args, **kwargs)
 
 
 @cache
@@ -20,7 +55,9 @@ def api_client() -> client.ApiClient:
         config.load_incluster_config()
     except ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    api = client.ApiClient()
+    api.rest_client = _TimedRestClient(api.configuration)
+    return api
 
 
 class Kube:
@@ -74,11 +111,14 @@ class Kube:
                 name=name, namespace=namespace, propagation_policy="Background"
             )
 
-    def patch_status(self, api_version: str, kind: str, name: str, namespace: str,
-                     status: Manifest) -> None:  # fmt: skip
-        self.resource(api_version, kind).status.patch(
-            body={"status": status},
-            name=name,
-            namespace=namespace,
+    def patch_status(self, live: Manifest, status: Manifest) -> None:
+        """Merges ``status`` into the object's status, only if the object is still the
+        version ``live`` was: a reconcile that read an older version conflicts instead of
+        writing an older observedGeneration over a newer one."""
+        meta = live["metadata"]
+        self.resource(live["apiVersion"], live["kind"]).status.patch(
+            body={"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status},
+            name=meta["name"],
+            namespace=meta["namespace"],
             content_type="application/merge-patch+json",
         )

@@ -21,8 +21,10 @@ from farflow.api.status import (
     WorkersStatus,
 )
 
-# Every condition Ready depends on, in the order a reconcile settles them.
-PARTS: tuple[ConditionType, ...] = tuple(c for c in get_args(ConditionType) if c != "Ready")
+# Every condition Ready depends on, in the order a reconcile settles them; Reconciled says
+# whether the last pass got through, which a passing fault does not make the cluster less.
+SUMMARY: tuple[ConditionType, ...] = ("Ready", "Reconciled")
+PARTS: tuple[ConditionType, ...] = tuple(c for c in get_args(ConditionType) if c not in SUMMARY)
 NOT_CHECKED = ("Unknown", "Pending", "not checked yet")
 
 
@@ -69,8 +71,10 @@ class Report:
         return condition is not None and condition.holds
 
     def render(self, now: str) -> AirflowClusterStatus:
-        """The status to write, reusing transition times of unchanged conditions."""
-        conditions = [self._condition(kind, now) for kind in (*PARTS, "Ready")]
+        """The status to write, reusing transition times of unchanged conditions; a
+        condition this pass did not look at keeps the value it had."""
+        self.conditions = {**self._earlier(), **self.conditions}
+        conditions = [self._condition(kind, now) for kind in (*PARTS, *SUMMARY)]
         return AirflowClusterStatus(
             phase=self._phase(),
             observed_generation=self.generation,
@@ -92,11 +96,17 @@ class Report:
             return Condition.of("Ready", True, "AllComponentsAvailable", "Airflow is serving")
         return Condition.of("Ready", False, "Waiting", "waiting for " + ", ".join(waiting))
 
+    def _earlier(self) -> dict[ConditionType, Condition]:
+        """The last written conditions, as this pass would have set them."""
+        return {c.type: c for c in self.previous.conditions if c.type in PARTS}
+
     def _condition(self, kind: ConditionType, now: str) -> Condition:
         state, reason, message = NOT_CHECKED
         unknown = Condition(type=kind, status=state, reason=reason, message=message)
         current = self._ready_condition() if kind == "Ready" else self.conditions.get(kind, unknown)
         before = next((c for c in self.previous.conditions if c.type == kind), None)
+        if current is before:  # carried over as it was
+            return before
         unchanged = before is not None and before.status == current.status
         since = before.last_transition_time if before is not None and unchanged else None
         return current.model_copy(
