@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -97,7 +98,8 @@ def _add_run(run: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    handlers.register(args.resync_seconds)
+    # A namespaced operator has a KopfPeering in each of its namespaces, all alike.
+    handlers.register(args.resync_seconds, args.namespace[0] if args.namespace else None)
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
     kopf.configure(log_format=log_format, verbose=False)
     kopf.run(
@@ -106,6 +108,9 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=args.liveness,
         standalone=args.peering is None,
         peering_name=args.peering,
+        # kopf pauses every replica that sees a peer of equal priority: each one draws its
+        # own, and the highest reconciles while the others wait.
+        priority=secrets.randbelow(2**31 - 1) + 1 if args.peering else 0,
     )
     return 0
 
