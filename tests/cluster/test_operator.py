@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import calendar
-import json
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import yaml
 
-from farflow.api import parse
-from farflow.render import rendered
-from tests.cases import MINIMAL, load, merged
+from tests.cases import MINIMAL, load
 from tests.fixtures.operator import (
     Operator,
     apply_cluster,
+    audit_writes,
+    children,
     create_secret,
+    expected_children,
     get_json,
     sleep_resyncs,
     wait_for,
@@ -27,49 +25,6 @@ from tests.fixtures.operator import (
 )
 
 pytestmark = pytest.mark.cluster
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
-
-
-def children(local_cluster: Any, namespace: str) -> list[tuple[str, str]]:
-    kinds = (
-        "deployments,jobs,services,configmaps,secrets,serviceaccounts,roles,rolebindings,"
-        "poddisruptionbudgets,networkpolicies"
-    )
-    found = get_json(local_cluster, "-n", namespace, kinds, "-l", "farflow.io/cluster=minimal")
-    return sorted((item["kind"], item["metadata"]["name"]) for item in found["items"])
-
-
-def expected_children(namespace: str) -> list[tuple[str, str]]:
-    manifest = merged(
-        load(MINIMAL),
-        {"metadata": {"namespace": namespace}, "spec": {"aws": {"region": "us-east-1"}}},
-    )
-    return sorted((m["kind"], m["metadata"]["name"]) for m in rendered(parse(manifest), "0" * 12))
-
-
-def audit_writes(audit_log: Path, namespace: str, since: float) -> list[str]:
-    """Write requests in ``namespace`` after ``since`` by anyone but Kubernetes itself."""
-    writes = []
-    for line in audit_log.read_text().splitlines():
-        event = json.loads(line)
-        ref = event.get("objectRef", {})
-        if (
-            event.get("stage") == "ResponseComplete"
-            and event.get("verb") in WRITES
-            and ref.get("namespace") == namespace
-            and not event["user"]["username"].startswith("system:")
-            and ref.get("resource") not in ("pods", "leases")
-            and _timestamp(event["stageTimestamp"]) > since
-        ):
-            writes.append(
-                f"{event['verb']} {ref.get('resource')}/{ref.get('name')} "
-                f"{ref.get('subresource', '')} by {event['userAgent']}"
-            )
-    return writes
-
-
-def _timestamp(text: str) -> float:
-    return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
 
 
 def test_minimal_cluster_becomes_ready(

@@ -784,11 +784,15 @@ class LocalCluster:
     def audit_log(self) -> Path:
         return StatePaths(self.state_dir).audit_log
 
+    def kubectl_argv(self, *args: str) -> list[str]:
+        """The built kubectl's command line against this cluster."""
+        return [_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", *args]
+
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120.0
     ) -> subprocess.CompletedProcess[str]:
         """Runs the built kubectl against this cluster; raises with its stderr if ``check``."""
-        argv = [_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", *args]
+        argv = self.kubectl_argv(*args)
         result = subprocess.run(
             argv, input=input, capture_output=True, text=True, timeout=timeout, check=False
         )
