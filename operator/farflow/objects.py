@@ -15,6 +15,7 @@ Manifest = dict[str, Any]
 FIELD_MANAGER = "farflow"  # server-side apply's field manager, and app.kubernetes.io/managed-by
 CLUSTER_LABEL = "farflow.io/cluster"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+VERSION_LABEL = "app.kubernetes.io/version"  # the Airflow version an object is for
 # What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
 FARGATE_LABELS = {"farflow.io/fargate": "true"}
 
@@ -62,7 +63,7 @@ def labels(cluster: str, component: str, version: str) -> dict[str, str]:
     """Standard labels of an object of ``component``."""
     return {
         **selector_labels(cluster, component),
-        "app.kubernetes.io/version": version,
+        VERSION_LABEL: version,
         "app.kubernetes.io/part-of": "farflow",
         MANAGED_BY_LABEL: FIELD_MANAGER,
     }

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
+from farflow.api.status import MigrationStatus
 from farflow.aws.facts import gather
 from farflow.aws.session import AwsError
 from farflow.kube import events, observe
@@ -49,7 +50,7 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
 
 def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     cluster = resolve(_parsed(body, report))
-    report.suspended, report.airflow_version = cluster.spec.suspend, cluster.spec.airflow.version
+    report.suspended = cluster.spec.suspend
     gathered = gather(cluster, report.previous.aws)
     report.record(gathered.conditions)
     report.aws = gathered.status
@@ -147,12 +148,18 @@ def _roll_out(
         namespaces = {planned.names.namespace, planned.task_namespace}
         prune(kube, planned.names.cluster, namespaces, wanted)
     deployments = _deployments(planned, wanted)
-    decision = decide(planned, deployments, _observe(planned, kube))
+    observed = _observe(planned, kube, report.previous.migration)
+    decision = decide(planned, deployments, observed)
     write(kube, [deployments[name] for name in decision.apply])
+    report.migration = MigrationStatus(job=observed.job_name, attempts=observed.attempts)
+    if decision.rerun_migration:  # the next pass creates it again
+        kube.delete("batch/v1", "Job", observed.job_name, planned.names.namespace)
+        report.migration = MigrationStatus(job=observed.job_name, attempts=observed.attempts + 1)
     report.record(decision.conditions)
     report.failed |= decision.failed
     if decision.workers is not None:
         report.workers = decision.workers
+    report.airflow_version = decision.airflow_version
     report.api_server_url = observe.service_url(
         kube, planned.names.service, planned.names.namespace, planned.service.port
     )
@@ -165,8 +172,9 @@ def _deployments(planned: Plan, wanted: list[Manifest]) -> dict[str, Manifest]:
     return {c.name: by_name[planned.names.of(c.name)] for c in planned.components}
 
 
-def _observe(planned: Plan, kube: Kube) -> Observed:
-    """The migration Job and each component's Deployment, each read once."""
+def _observe(planned: Plan, kube: Kube, migration: MigrationStatus | None) -> Observed:
+    """The migration Job and each component's Deployment, each read once; how often this
+    migration ran, from status."""
     names = planned.names
     job_name = migration_job_name(planned)
     return Observed(
@@ -176,6 +184,8 @@ def _observe(planned: Plan, kube: Kube) -> Observed:
             c.name: kube.get("apps/v1", "Deployment", names.of(c.name), names.namespace)
             for c in planned.components
         },
+        now=datetime.datetime.now(datetime.UTC),
+        attempts=migration.attempts if migration and migration.job == job_name else 1,
     )
 
 

@@ -3,11 +3,13 @@ Deployment, which Deployments to apply now, which conditions hold, and when to l
 
 A rollout waits for the migration, then goes stage by stage (API server, scheduling,
 workers): a stage is applied only once the one before it runs its current template on every
-replica. Observing and applying happen around `decide`, in `farflow.reconcile`.
+replica. A failed migration runs again after a backoff that doubles up to half an hour.
+Observing and applying happen around `decide`, in `farflow.reconcile`.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ from farflow.objects import Manifest
 from farflow.plan.model import Component, Plan
 
 PROGRESS_RETRY = 5.0  # seconds between looks while a migration or a stage is under way
+MIGRATION_BACKOFF, MIGRATION_BACKOFF_CAP = 30.0, 1800.0  # before a failed migration's rerun
 # Which condition reports the Deployments of which component.
 AVAILABILITY: dict[ConditionType, tuple[str, ...]] = {
     "ApiServerAvailable": ("api-server",),
@@ -28,11 +31,13 @@ AVAILABILITY: dict[ConditionType, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Observed:
-    """The migration Job and each component's live Deployment (None when missing)."""
+    """The migration Job and each component's live Deployment (None when missing), when."""
 
     job_name: str
     job: JobState
     deployments: Mapping[str, Manifest | None]  # by component name
+    now: datetime.datetime
+    attempts: int = 1  # runs of this migration Job so far
 
 
 @dataclass(frozen=True)
@@ -42,36 +47,54 @@ class Decision:
     apply: tuple[str, ...]  # components whose Deployment to apply now
     conditions: tuple[Condition, ...]
     workers: WorkersStatus | None  # None without a worker component
+    airflow_version: str | None  # what every component runs, once they all run one
     failed: bool = False  # only a change of spec (or of the world) can help
     delay: float | None = None  # seconds until looking again; None once settled
+    rerun_migration: bool = False  # delete the failed migration Job: it runs again
 
 
 def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> Decision:
     """The next step of the rollout of ``plan``, whose Deployments are ``wanted`` (by
     component name), given what was ``observed``."""
-    migration = _migration(observed)
     failed = observed.job.phase == "Failed"
+    rerun_at = _rerun_at(observed)
+    rerun_in = max(0.0, (rerun_at - observed.now).total_seconds()) if failed else 0.0
+    migration = _migration(observed, rerun_at)
     apply: tuple[str, ...] = ()
     if migration.holds:
         apply, delay = _next_stage(plan, wanted, observed)
     else:
-        delay = None if failed else PROGRESS_RETRY
+        delay = (rerun_in or PROGRESS_RETRY) if failed else PROGRESS_RETRY
     states = _states(plan, wanted, observed, apply)
     return Decision(
         apply=apply,
         conditions=(migration, *_availability(plan, states)),
         workers=_workers(states),
+        airflow_version=_running_version(states),
         failed=failed,
         delay=delay,
+        rerun_migration=failed and rerun_in == 0,
     )
 
 
-def _migration(observed: Observed) -> Condition:
+def _rerun_at(observed: Observed) -> datetime.datetime:
+    """When a failed migration runs again: 30 s after it failed, doubling per run up to
+    30 minutes."""
+    backoff = min(MIGRATION_BACKOFF * 2 ** (observed.attempts - 1), MIGRATION_BACKOFF_CAP)
+    failed_at = observed.job.failed_at or observed.now
+    return failed_at + datetime.timedelta(seconds=backoff)
+
+
+def _migration(observed: Observed, rerun_at: datetime.datetime) -> Condition:
     name, job = observed.job_name, observed.job
     if job.phase == "Complete":
         return Condition.of("MigrationComplete", True, "Migrated", f"Job {name} completed")
     if job.phase == "Failed":
-        message = f"Job {name} failed: {job.message}; fix the cause, then delete the Job to retry"
+        message = (
+            f"Job {name} failed: {job.message}; FarFlow runs it again at "
+            f"{rerun_at:%Y-%m-%dT%H:%M:%SZ} (run {observed.attempts + 1}), or fix the cause and "
+            "delete the Job to retry now"
+        )
         return Condition.of("MigrationComplete", False, job.reason or "MigrationFailed", message)
     message = f"Job {name} runs airflow db migrate"
     return Condition.of("MigrationComplete", False, "Migrating", message)
@@ -133,6 +156,13 @@ def _available(
     if waiting:
         return Condition.of(kind, False, "Unavailable", "not available yet: " + ", ".join(waiting))
     return Condition.of(kind, True, "Available", "all replicas ready")
+
+
+def _running_version(states: Mapping[str, DeploymentState]) -> str | None:
+    """The Airflow version every component has rolled out, or None amid a rollout."""
+    versions = {state.version for state in states.values()}
+    rolled_out = all(state.rolled_out for state in states.values())
+    return versions.pop() if rolled_out and len(versions) == 1 else None
 
 
 def _workers(states: Mapping[str, DeploymentState]) -> WorkersStatus | None:

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cases import ROOT
+from farflow.api import parse
+from farflow.render import rendered
+from tests.cases import MINIMAL, ROOT, load, merged
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 from tests.fixtures.operator import (
     RESYNC_SECONDS,
@@ -295,3 +297,55 @@ def test_two_replicas_one_reconciles_and_the_other_takes_over(
         "the standby replica restoring the deleted Deployment",
     )
     assert peering_state(standby) == "active"
+
+
+def failed_migration(local_cluster: Any, namespace: str) -> str:
+    """The migration Job the operator will want, made first, suspended, then marked Failed
+    through its status as the Job controller would (CloudNativePG's technique): so the
+    operator finds a failed migration on the real API server. Returns its name."""
+    manifest = merged(load(MINIMAL), {"metadata": {"namespace": namespace}})
+    manifest["spec"]["aws"] = {"region": "us-east-1"}
+    [job] = [m for m in rendered(parse(manifest), "0" * 12) if m["kind"] == "Job"]
+    del job["metadata"]["ownerReferences"]  # render does not know the owner's uid
+    job["spec"]["suspend"] = True
+    local_cluster.kubectl("create", "-f", "-", input=json.dumps(job))
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    failure = {"reason": "BackoffLimitExceeded", "message": "Job has reached the specified "
+               "backoff limit", "status": "True", "lastTransitionTime": now, "lastProbeTime": now}  # fmt: skip
+    status = {"startTime": now, "conditions": [{"type": "FailureTarget", **failure},
+                                               {"type": "Failed", **failure}]}  # fmt: skip
+    name = job["metadata"]["name"]
+    local_cluster.kubectl(
+        "-n", namespace, "patch", "job", name, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": status}),
+    )  # fmt: skip
+    return str(name)
+
+
+def test_a_failed_migration_stops_the_rollout_and_runs_again(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    job = failed_migration(local_cluster, namespace)
+    since = time.time() - 1
+    apply_cluster(local_cluster, namespace)
+    wait_for(
+        lambda: (
+            condition(local_cluster, namespace, "MigrationComplete")["reason"]
+            == "BackoffLimitExceeded"
+        ),
+        60,
+        "MigrationComplete telling of the failed Job",
+    )
+    cluster = get_json(local_cluster, "-n", namespace, CLUSTER)
+    assert cluster["status"]["phase"] == "Failed"
+    assert (
+        f"Job {job} failed" in condition(local_cluster, namespace, "MigrationComplete")["message"]
+    )
+    assert get_json(local_cluster, "-n", namespace, "deployments")["items"] == []
+    assert any(w.startswith("Failed:") for w in warnings(local_cluster, namespace, since))
+    # FarFlow runs the migration again 30 s after it failed: kwok completes it this time.
+    wait_ready(local_cluster, namespace, timeout=120)
+    assert get_json(local_cluster, "-n", namespace, CLUSTER)["status"]["migration"] == {
+        "job": job,
+        "attempts": 2,
+    }

@@ -92,27 +92,27 @@ def test_drift_is_repaired(local_cluster: Any, namespace: str, operator: Operato
 def test_version_change_migrates_before_rolling(
     local_cluster: Any, namespace: str, operator: Operator
 ) -> None:
-    apply_cluster(local_cluster, namespace)
-    wait_ready(local_cluster, namespace)
     apply_cluster(local_cluster, namespace, {"spec": {"airflow": {"version": "3.3.1"}}})
+    wait_ready(local_cluster, namespace)
+    apply_cluster(local_cluster, namespace)  # the upgrade to the default, 3.3.2
     wait_for(
         lambda: (
             get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["airflowVersion"]
-            == "3.3.1"
+            == "3.3.2"
         ),
         60,
-        "the new version in status",
+        "the new version in status, once every component runs it",
     )
     wait_ready(local_cluster, namespace)
 
     [job] = get_json(local_cluster, "-n", namespace, "jobs")["items"]
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.1"
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.2"
     migrated = job["status"]["completionTime"]
     sets = get_json(local_cluster, "-n", namespace, "replicasets")["items"]
     new_sets = [
         rs
         for rs in sets
-        if rs["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.1"
+        if rs["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.2"
     ]
     assert len(new_sets) == 5
     assert all(rs["metadata"]["creationTimestamp"] >= migrated for rs in new_sets)

@@ -207,6 +207,22 @@ def test_migration_job_is_named_per_image() -> None:
     assert first["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"database": {"connectionSecretRef": {"name": "another-db"}}},
+        {"admin": {"username": "root"}},
+        {"admin": {"passwordSecretRef": {"name": "my-admin"}}},
+    ],
+    ids=["database", "admin user", "admin password"],
+)
+def test_every_migration_input_names_its_job(patch: dict[str, object]) -> None:
+    """Another database or admin gets its own migration, as a new image does."""
+    [first] = of_kind(built(), "Job")
+    [changed] = of_kind(built({"spec": patch}), "Job")
+    assert first["metadata"]["name"] != changed["metadata"]["name"]
+
+
 def test_config_change_rolls_the_pods() -> None:
     def hashes(patch: dict[str, object]) -> set[str]:
         return {

@@ -4,6 +4,7 @@ which conditions hold and when to look again. Pure: no client, no server."""
 from __future__ import annotations
 
 import copy
+import datetime
 from typing import Any
 
 import pytest
@@ -39,8 +40,17 @@ def live(manifest: Manifest, *, ready: int | None = None, current: bool = True) 
     return found
 
 
-def observed(deployments: dict[str, Manifest | None], job: JobState | None = None) -> Observed:
-    return Observed("minimal-migrate-0", job or JobState("Complete"), deployments)
+NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
+
+
+def observed(
+    deployments: dict[str, Manifest | None],
+    job: JobState | None = None,
+    *,
+    now: datetime.datetime = NOW,
+    attempts: int = 1,
+) -> Observed:
+    return Observed("minimal-migrate-0", job or JobState("Complete"), deployments, now, attempts)
 
 
 def conditions(decision: Decision) -> dict[str, tuple[str, str]]:
@@ -57,18 +67,43 @@ def test_nothing_rolls_while_the_migration_runs() -> None:
     assert conditions(decision)["ApiServerAvailable"] == ("False", "Unavailable")
 
 
-def test_a_failed_migration_fails_the_rollout_and_waits_for_a_human() -> None:
+def test_a_failed_migration_fails_the_rollout_and_runs_again_later() -> None:
     made, deployments = wanted()
-    job = JobState("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    job = JobState(
+        "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit", NOW
+    )
     decision = decide(made, deployments, observed(dict.fromkeys(deployments), job))
     assert decision.apply == ()
     assert decision.failed
-    assert decision.delay is None
+    assert not decision.rerun_migration
+    assert decision.delay == 30.0  # the first rerun, 30 s after the failure
     status, reason = conditions(decision)["MigrationComplete"]
     assert (status, reason) == ("False", "BackoffLimitExceeded")
     message = next(c.message for c in decision.conditions if c.type == "MigrationComplete")
     assert "backoff limit" in message
+    assert "again at 2026-12-01T12:00:30Z (run 2)" in message
     assert "delete the Job to retry" in message
+
+
+@pytest.mark.parametrize(
+    ("attempts", "backoff"), [(1, 30), (2, 60), (3, 120), (7, 1800), (20, 1800)]
+)
+def test_a_failed_migration_reruns_after_a_capped_doubling_backoff(
+    attempts: int, backoff: int
+) -> None:
+    made, deployments = wanted()
+    job = JobState("Failed", "BackoffLimitExceeded", "", NOW)
+    early = NOW + datetime.timedelta(seconds=backoff - 1)
+    waiting = decide(
+        made, deployments, observed(dict.fromkeys(deployments), job, now=early, attempts=attempts)
+    )
+    assert not waiting.rerun_migration
+    due = NOW + datetime.timedelta(seconds=backoff)
+    rerun = decide(
+        made, deployments, observed(dict.fromkeys(deployments), job, now=due, attempts=attempts)
+    )
+    assert rerun.rerun_migration
+    assert rerun.apply == ()
 
 
 def test_after_the_migration_the_api_server_rolls_first() -> None:
@@ -163,3 +198,11 @@ def test_suspending_scales_every_stage_to_zero_in_order() -> None:
 def test_every_component_has_a_stage() -> None:
     made, _ = wanted()
     assert {c.name: c.rollout_stage for c in made.components} == STAGES
+
+
+def test_the_airflow_version_is_what_every_component_rolled_out() -> None:
+    made, deployments = wanted()
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    assert decide(made, deployments, observed(dict(found))).airflow_version == "3.3.2"
+    found["worker"] = live(deployments["worker"], current=False)  # still rolling
+    assert decide(made, deployments, observed(found)).airflow_version is None

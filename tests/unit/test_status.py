@@ -147,14 +147,27 @@ def test_the_schema_check_rejects_a_field_the_crd_does_not_declare() -> None:
 
 def test_a_condition_this_pass_did_not_look_at_keeps_its_value() -> None:
     first = rendered(all_true(new_report({}, 1)), EARLIER)
-    report = new_report(first, 2)
+    report = new_report(first, 1)
     report.set("AwsReady", True, "Fine")  # a pass that stopped early, after AWS
     second = rendered(report, LATER)
     workers = condition(second, "WorkersAvailable")
     assert workers == condition(first, "WorkersAvailable")  # time and generation as they were
-    assert condition(second, "AwsReady")["observedGeneration"] == 2
     assert condition(second, "Ready")["status"] == "True"
     assert second["phase"] == "Running"
+
+
+def test_ready_is_never_true_for_an_older_generation() -> None:
+    first = rendered(all_true(new_report({}, 1)), EARLIER)
+    report = new_report(first, 2)  # the spec changed; this pass stopped after AWS
+    report.set("AwsReady", True, "Fine")
+    second = rendered(report, LATER)
+    assert condition(second, "AwsReady")["observedGeneration"] == 2
+    assert condition(second, "WorkersAvailable")["observedGeneration"] == 1
+    ready = condition(second, "Ready")
+    assert (ready["status"], ready["observedGeneration"]) == ("False", 2)
+    assert "WorkersAvailable" in ready["message"]
+    third = rendered(all_true(new_report(second, 2)), LATER)
+    assert condition(third, "Ready")["status"] == "True"
 
 
 def test_reconciled_tells_the_last_error_without_touching_ready() -> None:

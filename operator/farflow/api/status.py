@@ -71,6 +71,13 @@ class WorkersStatus(StatusModel):
     )
 
 
+class MigrationStatus(StatusModel):
+    """The migration Job of the current inputs (image, database, admin)."""
+
+    job: str = Field(description="Name of the migration Job.")
+    attempts: int = Field(1, description="Times FarFlow has run it; a failed one runs again.")
+
+
 class NamedState(StatusModel):
     """An AWS resource that takes a while to become usable."""
 
@@ -110,4 +117,5 @@ class AirflowClusterStatus(StatusModel):
     api_server_url: str | None = Field(None, description="URL of the Airflow UI and API.")
     airflow_version: str | None = Field(None, description="Airflow version running.")
     workers: WorkersStatus = Field(default_factory=WorkersStatus, description="Celery workers.")
+    migration: MigrationStatus | None = Field(None, description="The database migration.")
     aws: AwsStatus | None = Field(None, description="The AWS resources of the cluster.")

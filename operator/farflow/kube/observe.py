@@ -3,11 +3,12 @@ Service's address and the database Secret."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Literal
 
 from farflow.kube.client import Kube
-from farflow.objects import Manifest
+from farflow.objects import VERSION_LABEL, Manifest
 
 JobPhase = Literal["Missing", "Running", "Complete", "Failed"]
 
@@ -17,6 +18,7 @@ class JobState:
     phase: JobPhase
     reason: str = ""
     message: str = ""
+    failed_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class DeploymentState:
     desired: int
     ready: int
     rolled_out: bool  # the current template runs on every desired replica
+    version: str | None = None  # the Airflow version of the template (its version label)
 
     @property
     def available(self) -> bool:
@@ -40,7 +43,11 @@ def job(kube: Kube, name: str, namespace: str) -> JobState:
         if condition["type"] == "Complete":
             return JobState("Complete")
         if condition["type"] == "Failed":
-            return JobState("Failed", condition.get("reason", ""), condition.get("message", ""))
+            since = condition.get("lastTransitionTime")
+            failed_at = datetime.datetime.fromisoformat(since) if since else None
+            return JobState(
+                "Failed", condition.get("reason", ""), condition.get("message", ""), failed_at
+            )
     return JobState("Running")
 
 
@@ -57,10 +64,12 @@ def deployment_state(live: Manifest) -> DeploymentState:
     current = status.get("observedGeneration", 0) >= live["metadata"].get("generation", 0)
     updated = status.get("updatedReplicas", 0) >= desired
     stale = status.get("replicas", 0) > desired  # old pods still terminating
+    labels = live["spec"].get("template", {}).get("metadata", {}).get("labels", {})
     return DeploymentState(
         desired=desired,
         ready=status.get("readyReplicas", 0),
         rolled_out=current and updated and not stale,
+        version=labels.get(VERSION_LABEL),
     )
 
 

@@ -17,6 +17,7 @@ from farflow.api.status import (
     AwsStatus,
     Condition,
     ConditionType,
+    MigrationStatus,
     Phase,
     WorkersStatus,
 )
@@ -51,6 +52,7 @@ class Report:
     airflow_version: str | None = None
     workers: WorkersStatus = field(default_factory=WorkersStatus)
     aws: AwsStatus | None = None  # identifiers of the AWS resources
+    migration: MigrationStatus | None = None
 
     def record(self, conditions: Iterable[Condition]) -> None:
         self.conditions.update((condition.type, condition) for condition in conditions)
@@ -67,8 +69,11 @@ class Report:
         return not self.suspended and all(self._holds(part) for part in PARTS)
 
     def _holds(self, kind: ConditionType) -> bool:
+        """Whether ``kind`` holds for this generation: one carried over from an earlier
+        generation keeps Ready False until a pass has looked at it again."""
         condition = self.conditions.get(kind)
-        return condition is not None and condition.holds
+        current = condition is not None and condition.observed_generation in (None, self.generation)
+        return current and condition is not None and condition.holds
 
     def render(self, now: str) -> AirflowClusterStatus:
         """The status to write, reusing transition times of unchanged conditions; a
@@ -80,9 +85,10 @@ class Report:
             observed_generation=self.generation,
             conditions=conditions,
             api_server_url=self.api_server_url or None,
-            airflow_version=self.airflow_version or None,
+            airflow_version=self.airflow_version or self.previous.airflow_version,
             workers=self.workers,
             aws=self.aws,
+            migration=self.migration or self.previous.migration,
         )
 
     def _ready_condition(self) -> Condition:

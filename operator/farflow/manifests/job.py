@@ -1,10 +1,12 @@
-"""The migration Job: `airflow db migrate`, then the admin user. One Job per image, so a new
-Airflow version or image gets a fresh migration before anything rolls."""
+"""The migration Job: `airflow db migrate`, then the admin user. One Job per set of inputs
+(the image, the database, the admin user), so a new Airflow version, another database or
+another admin gets a fresh migration before anything rolls."""
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import astuple
 
+from farflow.manifests.config_map import content_hash
 from farflow.manifests.meta import metadata
 from farflow.manifests.pod import container, pod_template
 from farflow.objects import Manifest, Owner
@@ -14,8 +16,9 @@ MIGRATION_SIZE = Size(cpu="500m", memory="768Mi")  # a 0.5 vCPU / 1 GB Fargate p
 
 
 def migration_job_name(plan: Plan) -> str:
-    digest = hashlib.sha256(plan.image.encode()).hexdigest()[:8]
-    return plan.names.of(f"migrate-{digest}")
+    inputs = [plan.image, *plan.migration_command, *astuple(plan.admin_password)]
+    inputs += [astuple(env.secret) for env in plan.secret_env if env.secret is not None]
+    return plan.names.of(f"migrate-{content_hash(inputs)[:8]}")
 
 
 def migration_job(plan: Plan, owner: Owner) -> Manifest:
