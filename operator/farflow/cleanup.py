@@ -74,7 +74,11 @@ def outside_owner(cluster: ResolvedCluster) -> list[Part]:
     return [part for part in PARTS if part.present(cluster)]
 
 
-def clean_up(cluster: ResolvedCluster, kube: Kube) -> bool:
-    """One pass over every part; True once all are gone."""
-    done = [part.remove(cluster, kube) for part in outside_owner(cluster)]
+AWS = PARTS[-1]
+
+
+def clean_up(cluster: ResolvedCluster, kube: Kube, *, skip_aws: bool = False) -> bool:
+    """One pass over every part (but AWS with ``skip_aws``); True once all are gone."""
+    parts = [part for part in outside_owner(cluster) if not (skip_aws and part is AWS)]
+    done = [part.remove(cluster, kube) for part in parts]
     return all(done)

@@ -11,12 +11,11 @@ from functools import cache
 from typing import Any
 
 import kopf
-from kubernetes.dynamic.exceptions import ConflictError
 
 from farflow.api.resource import GROUP, PLURAL, VERSION
 from farflow.aws.session import AwsError
 from farflow.kube import peering
-from farflow.kube.client import KUBERNETES_ERRORS, Kube, describe
+from farflow.kube.client import KUBERNETES_ERRORS, Kube, StaleError, describe
 from farflow.objects import FINALIZER
 from farflow.reconcile import InvalidSpecError, clean_up, reconcile
 
@@ -78,8 +77,12 @@ def on_delete(body: kopf.Body, **_: Any) -> None:
     with _one_at_a_time(body):
         try:
             delay = clean_up(_plain(body), _kube())
-        except AwsError as error:  # e.g. a missing IAM right: say which, and try again later
-            raise kopf.TemporaryError(f"AWS cleanup failed: {error}", delay=60) from error
+        except (AwsError, InvalidSpecError) as error:  # status says why; try again later
+            raise kopf.TemporaryError(f"cleanup failed: {error}", delay=60) from error
+        except StaleError as error:
+            raise kopf.TemporaryError(str(error), delay=1) from error
+        except KUBERNETES_ERRORS as error:
+            raise kopf.TemporaryError(f"Kubernetes API: {describe(error)}", KUBE_RETRY) from error
     if delay is not None:
         raise kopf.TemporaryError("AWS cleanup still running", delay=delay)
 
@@ -90,8 +93,8 @@ def _reconcile(body: kopf.Body) -> None:
             delay = reconcile(_plain(body), _kube())
         except InvalidSpecError as error:
             raise kopf.PermanentError(f"invalid spec: {error}") from error
-        except ConflictError as error:  # the object changed meanwhile: look at the new one
-            raise kopf.TemporaryError("the cluster changed meanwhile", delay=1) from error
+        except StaleError as error:  # the spec changed meanwhile: look at the new one
+            raise kopf.TemporaryError(str(error), delay=1) from error
         except KUBERNETES_ERRORS as error:
             raise kopf.TemporaryError(f"Kubernetes API: {describe(error)}", KUBE_RETRY) from error
     if delay is not None:

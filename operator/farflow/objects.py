@@ -27,6 +27,9 @@ CONFIG_HASH_ANNOTATION = "farflow.io/config-hash"
 POD_TEMPLATE_HASH_ANNOTATION = "farflow.io/pod-template-hash"
 # Keeps the AirflowCluster until what owner references cannot remove is cleaned up.
 FINALIZER = "farflow.io/aws-cleanup"
+# On an AirflowCluster being deleted: finish without deleting its AWS resources (the way out
+# of a deletion that cannot clean up); an Event lists what is left.
+SKIP_AWS_CLEANUP_ANNOTATION = "farflow.io/skip-aws-cleanup"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import MigrationStatus
+from farflow.aws.cleanup import leftovers
 from farflow.aws.facts import gather
 from farflow.aws.session import AwsError
 from farflow.kube import events, observe
@@ -20,7 +21,7 @@ from farflow.kube.client import KUBERNETES_ERRORS, Kube, describe
 from farflow.kube.log_routing import output_block, sync_logging
 from farflow.kube.status import Report, changed, previous_status, wire
 from farflow.manifests import generate_value, manifests, migration_job_name
-from farflow.objects import Manifest, Owner
+from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
 from farflow.rollout import PROGRESS_RETRY, Observed, decide
 
@@ -106,9 +107,38 @@ def _forward_pod_logs(cluster: ResolvedCluster, facts: AwsFacts, kube: Kube) -> 
 
 def clean_up(body: dict[str, Any], kube: Kube) -> float | None:
     """On deletion: removes what FarFlow made outside the owner's reach (see
-    `farflow.cleanup`); seconds until it should look again, or None once done."""
-    cluster = resolve(parse(_manifest(body)))
-    return None if cleanup.clean_up(cluster, kube) else PROGRESS_RETRY
+    `farflow.cleanup`); seconds until it should look again, or None once done. Status says
+    how far it got and why it is stuck, with a Warning Event for each failed pass."""
+    report = Report(previous_status(body.get("status")), body["metadata"]["generation"])
+    report.deleting = True
+    try:
+        delay = _clean_up(body, kube, report)
+    except (AwsError, InvalidSpecError) as error:
+        reason = error.reason if isinstance(error, AwsError) else "InvalidSpec"
+        message = f"cleanup failed: {error}. {ESCAPE}"
+        report.set("Deleting", True, reason, message)
+        events.emit(kube, body, "CleanupFailed", message, warning=True)
+        raise
+    finally:
+        _write_status(body, kube, report)
+    return delay
+
+
+ESCAPE = (
+    f"Fix the cause, or annotate the AirflowCluster {SKIP_AWS_CLEANUP_ANNOTATION}=true to "
+    "finish the deletion and leave its AWS resources (an Event lists them)"
+)
+
+
+def _clean_up(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
+    skip = (body["metadata"].get("annotations") or {}).get(SKIP_AWS_CLEANUP_ANNOTATION) == "true"
+    cluster = resolve(_parsed(body, report))
+    if skip and (left := leftovers(cluster)):
+        events.emit(kube, body, "CleanupSkipped", "left in AWS: " + "; ".join(left))
+    if cleanup.clean_up(cluster, kube, skip_aws=skip):
+        return None
+    report.set("Deleting", True, "CleaningUp", "removing what FarFlow made for the cluster")
+    return PROGRESS_RETRY
 
 
 def _manifest(body: dict[str, Any]) -> dict[str, Any]:

@@ -63,10 +63,10 @@ def snapshots(identifier: str) -> list[str]:
     return [snapshot["DBSnapshotIdentifier"] for snapshot in found["DBSnapshots"]]
 
 
-def deleted(spec: RdsSpec, identifier: str, secret: str) -> int:
+def deleted(spec: RdsSpec, identifier: str, secret: str, uid: str = "") -> int:
     """Calls delete_database until it reports done; the number of calls it took."""
     for calls in range(1, 6):
-        if delete_database(REGION, spec, rds_names(identifier), OWNER, secret):
+        if delete_database(REGION, spec, rds_names(identifier, uid), OWNER, secret):
             return calls
     raise AssertionError("cleanup did not finish in 5 calls")
 
@@ -260,3 +260,58 @@ def test_the_connection_url_quotes_the_password() -> None:
     assert connection_url(state, "p@ss/w:rd%") == (
         "postgresql+psycopg2://airflow:p%40ss%2Fw%3Ard%25@db.example.rds.amazonaws.com:5432/airflow"
     )
+
+
+def test_a_cluster_made_again_and_deleted_again_takes_its_own_snapshot(
+    subnets: list[str], names: tuple[str, str]
+) -> None:
+    """Each AirflowCluster object's final snapshot carries its uid: the second deletion of
+    a same-named cluster does not fail on the first one's snapshot (H7)."""
+    identifier, secret = names
+    spec = RdsSpec(subnet_ids=subnets)
+    for uid in ("11111111-aaaa", "22222222-bbbb"):
+        ensure_database(REGION, spec, rds_names(identifier, uid), OWNER, secret)
+        deleted(spec, identifier, secret, uid)
+    assert sorted(snapshots(identifier)) == [
+        f"{identifier}-final-11111111",
+        f"{identifier}-final-22222222",
+    ]
+
+
+def test_a_final_snapshot_taken_by_an_earlier_pass_is_adopted(
+    subnets: list[str], names: tuple[str, str]
+) -> None:
+    identifier, secret = names
+    spec = RdsSpec(subnet_ids=subnets)
+    ensure_database(REGION, spec, rds_names(identifier, "33333333"), OWNER, secret)
+    boto3.client("rds").create_db_snapshot(
+        DBInstanceIdentifier=identifier,
+        DBSnapshotIdentifier=f"{identifier}-final-33333333",
+        Tags=TAGS,
+    )  # as if the delete call had gone through and its answer was lost
+    deleted(spec, identifier, secret, "33333333")
+    assert instances(identifier) == []
+    assert snapshots(identifier) == [f"{identifier}-final-33333333"]
+
+
+def test_a_final_snapshot_not_ours_is_refused(subnets: list[str], names: tuple[str, str]) -> None:
+    identifier, secret = names
+    spec = RdsSpec(subnet_ids=subnets)
+    ensure_database(REGION, spec, rds_names(identifier, "44444444"), OWNER, secret)
+    rds = boto3.client("rds")
+    other = f"{identifier}-other"
+    rds.create_db_instance(
+        DBInstanceIdentifier=other,
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="owner",
+        MasterUserPassword="their-password",
+    )
+    rds.create_db_snapshot(
+        DBInstanceIdentifier=other, DBSnapshotIdentifier=f"{identifier}-final-44444444"
+    )  # another instance's snapshot under the name
+    with pytest.raises(AwsError, match="is not its own") as refused:
+        deleted(spec, identifier, secret, "44444444")
+    assert refused.value.reason == "FinalSnapshotNotOwned"
+    assert instances(identifier) != []

@@ -80,14 +80,35 @@ def gone(check: Any) -> bool:
     return False
 
 
-def test_full_example_creates_everything_and_deletion_cleans_up(
-    local_cluster: Any, namespace: str, operator: Operator, aws_env: None
-) -> None:
-    manifest = full_cluster(local_cluster, namespace)
+def apply_full(local_cluster: Any, namespace: str, manifest: dict[str, Any]) -> None:
     local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
     local_cluster.kubectl(
         "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s", "airflowcluster/full"
     )
+
+
+def delete_full(local_cluster: Any, namespace: str) -> None:
+    local_cluster.kubectl("-n", namespace, "delete", "af/full", "--wait=false")
+    wait_for(
+        lambda: (
+            "NotFound"
+            in local_cluster.kubectl("-n", namespace, "get", "af/full", check=False).stderr
+        ),
+        120,
+        "the cluster deleted",
+    )
+
+
+def final_snapshots(identifier: str) -> list[str]:
+    found = boto3.client("rds").describe_db_snapshots(DBInstanceIdentifier=identifier)
+    return sorted(s["DBSnapshotIdentifier"] for s in found["DBSnapshots"])
+
+
+def test_full_example_creates_everything_and_deletion_cleans_up(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None
+) -> None:
+    manifest = full_cluster(local_cluster, namespace)
+    apply_full(local_cluster, namespace, manifest)
 
     cluster = get_json(local_cluster, "-n", namespace, "af/full")
     assert "farflow.io/aws-cleanup" in cluster["metadata"]["finalizers"]
@@ -103,21 +124,14 @@ def test_full_example_creates_everything_and_deletion_cleans_up(
     logging = get_json(local_cluster, "-n", "aws-observability", "configmap/aws-logging")
     assert f"# BEGIN farflow {namespace}/full" in logging["data"]["output.conf"]
 
-    local_cluster.kubectl("-n", namespace, "delete", "af/full", "--wait=false")
-    wait_for(
-        lambda: (
-            "NotFound"
-            in local_cluster.kubectl("-n", namespace, "get", "af/full", check=False).stderr
-        ),
-        120,
-        "the cluster deleted",
-    )
+    delete_full(local_cluster, namespace)
 
     identifier = aws["database"]["instance"].rsplit(":", 1)[-1]
     rds = boto3.client("rds")
     assert gone(lambda: rds.describe_db_instances(DBInstanceIdentifier=identifier))
-    snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier=f"{identifier}-final")
-    assert len(snapshot["DBSnapshots"]) == 1  # deletionPolicy: Snapshot keeps one
+    uid = cluster["metadata"]["uid"]
+    # deletionPolicy: Snapshot keeps one, named for this AirflowCluster object.
+    assert final_snapshots(identifier) == [f"{identifier}-final-{uid[:8]}"]
     sqs = boto3.client("sqs")
     for url in aws["queueUrls"].values():
         assert gone(lambda url=url: sqs.get_queue_attributes(QueueUrl=url))
@@ -152,3 +166,63 @@ def test_access_denied_is_a_condition_and_the_rest_goes_on(
     assert groups["logGroups"] == []
     aws_faults.faults.clear()
     wait_ready(local_cluster, namespace)
+
+
+def test_a_cluster_made_again_under_its_name_is_deleted_again(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None
+) -> None:
+    manifest = full_cluster(local_cluster, namespace)
+    uids = []
+    for _ in range(2):
+        apply_full(local_cluster, namespace, manifest)
+        uids.append(get_json(local_cluster, "-n", namespace, "af/full")["metadata"]["uid"])
+        delete_full(local_cluster, namespace)
+    identifier = f"farflow-{namespace}-full"
+    assert final_snapshots(identifier) == sorted(f"{identifier}-final-{uid[:8]}" for uid in uids)
+
+
+def test_a_stuck_deletion_says_why_and_can_be_let_go(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None, aws_faults: AwsProxy
+) -> None:
+    apply_full(local_cluster, namespace, full_cluster(local_cluster, namespace))
+    aws_faults.faults["rds:DeleteDBInstance"] = Fault("denied")
+    local_cluster.kubectl("-n", namespace, "delete", "af/full", "--wait=false")
+
+    def stuck() -> bool:
+        status = get_json(local_cluster, "-n", namespace, "af/full")["status"]
+        deleting = condition(status, "Deleting")
+        return status["phase"] == "Deleting" and "rds:DeleteDBInstance" in deleting["message"]
+
+    wait_for(stuck, 90, "Deleting naming the denied action")
+    status = get_json(local_cluster, "-n", namespace, "af/full")["status"]
+    assert condition(status, "Deleting")["reason"] == "AccessDenied"
+    assert "farflow.io/skip-aws-cleanup=true" in condition(status, "Deleting")["message"]
+    assert "CleanupFailed" in reasons(local_cluster, namespace, "Warning")
+
+    local_cluster.kubectl(
+        "-n", namespace, "annotate", "af/full", "farflow.io/skip-aws-cleanup=true"
+    )
+    wait_for(
+        lambda: (
+            "NotFound"
+            in local_cluster.kubectl("-n", namespace, "get", "af/full", check=False).stderr
+        ),
+        120,
+        "the deletion let go",
+    )
+    [skipped] = [e for e in events(local_cluster, namespace) if e["reason"] == "CleanupSkipped"]
+    assert f"RDS instance farflow-{namespace}-full" in skipped["message"]
+    aws_faults.faults.clear()
+    instance = f"farflow-{namespace}-full"
+    assert boto3.client("rds").describe_db_instances(DBInstanceIdentifier=instance)  # left
+
+
+def events(local_cluster: Any, namespace: str) -> list[dict[str, Any]]:
+    found = get_json(
+        local_cluster, "-n", namespace, "events", "--field-selector", "involvedObject.name=full"
+    )
+    return list(found["items"])
+
+
+def reasons(local_cluster: Any, namespace: str, kind: str) -> set[str]:
+    return {e["reason"] for e in events(local_cluster, namespace) if e["type"] == kind}

@@ -310,10 +310,15 @@ def failed_migration(local_cluster: Any, namespace: str) -> str:
     job["spec"]["suspend"] = True
     local_cluster.kubectl("create", "-f", "-", input=json.dumps(job))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    failure = {"reason": "BackoffLimitExceeded", "message": "Job has reached the specified "
-               "backoff limit", "status": "True", "lastTransitionTime": now, "lastProbeTime": now}  # fmt: skip
-    status = {"startTime": now, "conditions": [{"type": "FailureTarget", **failure},
-                                               {"type": "Failed", **failure}]}  # fmt: skip
+    failure = {
+        "status": "True",
+        "reason": "BackoffLimitExceeded",
+        "message": "Job has reached the specified backoff limit",
+        "lastTransitionTime": now,
+        "lastProbeTime": now,
+    }
+    conditions = [{"type": kind, **failure} for kind in ("FailureTarget", "Failed")]
+    status = {"startTime": now, "conditions": conditions}
     name = job["metadata"]["name"]
     local_cluster.kubectl(
         "-n", namespace, "patch", "job", name, "--subresource=status", "--type=merge",
@@ -338,9 +343,8 @@ def test_a_failed_migration_stops_the_rollout_and_runs_again(
     )
     cluster = get_json(local_cluster, "-n", namespace, CLUSTER)
     assert cluster["status"]["phase"] == "Failed"
-    assert (
-        f"Job {job} failed" in condition(local_cluster, namespace, "MigrationComplete")["message"]
-    )
+    migration = condition(local_cluster, namespace, "MigrationComplete")
+    assert f"Job {job} failed" in migration["message"]
     assert get_json(local_cluster, "-n", namespace, "deployments")["items"] == []
     assert any(w.startswith("Failed:") for w in warnings(local_cluster, namespace, since))
     # FarFlow runs the migration again 30 s after it failed: kwok completes it this time.

@@ -147,8 +147,11 @@ class AwsNames:
         return {queue.celery: queue.sqs for queue in self.queues}
 
 
-def aws_names(namespace: str, name: str, spec: AirflowClusterSpec, log_group: str) -> AwsNames:
-    """The AWS names of the cluster ``namespace/name`` with ``spec``."""
+def aws_names(
+    namespace: str, name: str, spec: AirflowClusterSpec, log_group: str, uid: str = ""
+) -> AwsNames:
+    """The AWS names of the cluster ``namespace/name`` with ``spec``; ``uid`` is the
+    object's, which tells a cluster from an earlier one of the same name."""
     return AwsNames(
         owner=f"{namespace}/{name}",
         queues=tuple(_queue(spec, namespace, name, queue) for queue in spec.workers.queues),
@@ -157,7 +160,7 @@ def aws_names(namespace: str, name: str, spec: AirflowClusterSpec, log_group: st
         admin_secret_id=f"airflow/{namespace}/{name}/admin",
         database_secret_id=f"airflow/{namespace}/{name}/database",
         dag_bucket=_dag_bucket(spec, namespace, name),
-        rds=_rds(spec, namespace, name),
+        rds=_rds(spec, namespace, name, uid),
         ecs=_ecs(spec, namespace, name),
     )
 
@@ -174,15 +177,19 @@ def _dag_bucket(spec: AirflowClusterSpec, namespace: str, name: str) -> str | No
     return spec.dags.s3.bucket or bucket_name(namespace, name)
 
 
-def _rds(spec: AirflowClusterSpec, namespace: str, name: str) -> RdsNames | None:
+def _rds(spec: AirflowClusterSpec, namespace: str, name: str, uid: str) -> RdsNames | None:
     if spec.database.rds is None:
         return None
-    return rds_names(spec.database.rds.instance_identifier or instance_identifier(namespace, name))
+    instance = spec.database.rds.instance_identifier or instance_identifier(namespace, name)
+    return rds_names(instance, uid)
 
 
-def rds_names(instance: str) -> RdsNames:
-    """The RDS instance ``instance`` and the names of what FarFlow creates beside it."""
-    return RdsNames(instance, f"{instance}-subnets", f"{instance}-final")
+def rds_names(instance: str, uid: str = "") -> RdsNames:
+    """The RDS instance ``instance`` and the names of what FarFlow creates beside it. The
+    final snapshot carries the cluster's uid: a cluster deleted, made again under the same
+    name and deleted again takes a second snapshot instead of failing on the first."""
+    suffix = f"-{uid[:8]}" if uid else ""
+    return RdsNames(instance, f"{instance}-subnets", f"{instance}-final{suffix}")
 
 
 def _ecs(spec: AirflowClusterSpec, namespace: str, name: str) -> EcsNames | None:

@@ -223,7 +223,7 @@ def resolve(cluster: AirflowCluster) -> ResolvedCluster:
         namespace=meta.namespace,
         spec=resolved,
         names=names,
-        aws_names=aws_names(meta.namespace, meta.name, resolved, log_group),
+        aws_names=aws_names(meta.namespace, meta.name, resolved, log_group, meta.uid or ""),
     )
 
 

@@ -26,6 +26,7 @@ class Metadata(BaseModel):
 
     name: K8sName = Field(description="Name of the AirflowCluster.")
     namespace: K8sName = Field("default", description="Namespace of the AirflowCluster.")
+    uid: str | None = Field(None, description="The API server's id of the object.")
 
 
 class AirflowCluster(BaseModel):

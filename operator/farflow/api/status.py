@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 Phase = Literal[
-    "Pending", "Provisioning", "Migrating", "Running", "Degraded", "Failed", "Suspended"
+    "Pending",
+    "Provisioning",
+    "Migrating",
+    "Running",
+    "Degraded",
+    "Failed",
+    "Suspended",
+    "Deleting",
 ]
 ConditionType = Literal[
     "AwsReady",
@@ -21,6 +28,7 @@ ConditionType = Literal[
     "WorkersAvailable",
     "Ready",
     "Reconciled",
+    "Deleting",
 ]
 
 

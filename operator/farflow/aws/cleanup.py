@@ -1,10 +1,14 @@
 """Deleting what FarFlow created in AWS for a cluster, as the spec's policies say.
 
 Every delete function leaves alone what is not tagged as this cluster's (adopted resources)
-and returns True once nothing of ours remains.
+and returns True once nothing of ours remains. Each part says first what it would remove, so
+a deletion that skips AWS can tell the user exactly what it left.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from farflow.api.resolve import ResolvedCluster
 from farflow.aws import ecs, eks, rds, s3, secrets
@@ -13,15 +17,35 @@ from farflow.aws.logs import delete_log_group
 from farflow.aws.sqs import delete_queues
 
 
+@dataclass(frozen=True)
+class _Part:
+    what: Callable[[ResolvedCluster], str | None]  # what there is to remove, or None
+    remove: Callable[[ResolvedCluster, str], bool]  # (cluster, region): True once gone
+
+
 def remove_aws(cluster: ResolvedCluster) -> bool:
     """One pass of cleanup; True once every part is done."""
     region = region_of(cluster)
-    parts = (_ecs, _fargate_profiles, _database, _dag_bucket, _queues, _logs, _admin_password)
-    done = [part(cluster, region) for part in parts]  # every part runs, finished or not
-    return all(done)
+    done = [part.remove(cluster, region) for part in PARTS if part.what(cluster)]
+    return all(done)  # every part ran, finished or not
 
 
-def _ecs(cluster: ResolvedCluster, region: str) -> bool:
+def leftovers(cluster: ResolvedCluster) -> list[str]:
+    """What remove_aws would remove, in words: what a skipped cleanup leaves in AWS."""
+    return [what for part in PARTS if (what := part.what(cluster))]
+
+
+def _ecs_what(cluster: ResolvedCluster) -> str | None:
+    names = cluster.aws_names.ecs
+    if names is None or cluster.spec.ecs is None:
+        return None
+    families = f"ECS task definitions {names.executor_family}, {names.task_family}"
+    return (
+        f"{families}, ECS cluster {names.cluster}" if cluster.spec.ecs.cluster.create else families
+    )
+
+
+def _remove_ecs(cluster: ResolvedCluster, region: str) -> bool:
     wanted, names, owner = cluster.spec.ecs, cluster.aws_names.ecs, cluster.aws_names.owner
     if wanted is None or names is None:
         return True
@@ -32,41 +56,83 @@ def _ecs(cluster: ResolvedCluster, region: str) -> bool:
     return tasks and executor
 
 
-def _fargate_profiles(cluster: ResolvedCluster, region: str) -> bool:
+def _profiles_what(cluster: ResolvedCluster) -> str | None:
     fargate = cluster.spec.fargate
     if not fargate.profile.create or fargate.cluster_name is None:
-        return True
-    return eks.delete_fargate_profiles(region, fargate.cluster_name, cluster.aws_names.owner)
+        return None
+    return f"the Fargate profiles of EKS cluster {fargate.cluster_name} tagged as this cluster's"
 
 
-def _database(cluster: ResolvedCluster, region: str) -> bool:
+def _remove_profiles(cluster: ResolvedCluster, region: str) -> bool:
+    eks_cluster = cluster.spec.fargate.cluster_name or ""
+    return eks.delete_fargate_profiles(region, eks_cluster, cluster.aws_names.owner)
+
+
+def _database_what(cluster: ResolvedCluster) -> str | None:
+    wanted, names = cluster.spec.database.rds, cluster.aws_names.rds
+    if wanted is None or names is None or wanted.deletion_policy == "Retain":
+        return None
+    if wanted.deletion_policy == "Snapshot":
+        return f"RDS instance {names.instance} (after a final snapshot {names.final_snapshot})"
+    return f"RDS instance {names.instance}"
+
+
+def _remove_database(cluster: ResolvedCluster, region: str) -> bool:
     wanted, names = cluster.spec.database.rds, cluster.aws_names
     if wanted is None or names.rds is None:
         return True
     return rds.delete_database(region, wanted, names.rds, names.owner, names.database_secret_id)
 
 
-def _dag_bucket(cluster: ResolvedCluster, region: str) -> bool:
+def _bucket_what(cluster: ResolvedCluster) -> str | None:
     dags, bucket = cluster.spec.dags.s3, cluster.aws_names.dag_bucket
     if dags is None or bucket is None or not dags.create:
-        return True
+        return None
+    return f"S3 bucket {bucket} with every object version"
+
+
+def _remove_bucket(cluster: ResolvedCluster, region: str) -> bool:
+    bucket = cluster.aws_names.dag_bucket or ""
     return s3.delete_dag_bucket(region, bucket, cluster.aws_names.owner)
 
 
-def _queues(cluster: ResolvedCluster, region: str) -> bool:
+def _queues_what(cluster: ResolvedCluster) -> str | None:
     if not cluster.spec.broker.sqs.create:
-        return True
+        return None
+    return "SQS queues " + ", ".join(queue.sqs for queue in cluster.aws_names.queues)
+
+
+def _remove_queues(cluster: ResolvedCluster, region: str) -> bool:
     return delete_queues(region, cluster.aws_names.queues, cluster.aws_names.owner)
 
 
-def _logs(cluster: ResolvedCluster, region: str) -> bool:
+def _logs_what(cluster: ResolvedCluster) -> str | None:
     if not cluster.spec.logging.cloudwatch.enabled:
-        return True
+        return None
+    return f"CloudWatch log group {cluster.aws_names.log_group}"
+
+
+def _remove_logs(cluster: ResolvedCluster, region: str) -> bool:
     return delete_log_group(region, cluster.aws_names.log_group, cluster.aws_names.owner)
 
 
-def _admin_password(cluster: ResolvedCluster, region: str) -> bool:
+def _admin_what(cluster: ResolvedCluster) -> str | None:
     if cluster.spec.admin.password_secret_ref is not None:
-        return True
+        return None
+    return f"Secrets Manager secret {cluster.aws_names.admin_secret_id}"
+
+
+def _remove_admin(cluster: ResolvedCluster, region: str) -> bool:
     names = cluster.aws_names
     return secrets.delete_secret(region, names.admin_secret_id, names.owner)
+
+
+PARTS = (
+    _Part(_ecs_what, _remove_ecs),
+    _Part(_profiles_what, _remove_profiles),
+    _Part(_database_what, _remove_database),
+    _Part(_bucket_what, _remove_bucket),
+    _Part(_queues_what, _remove_queues),
+    _Part(_logs_what, _remove_logs),
+    _Part(_admin_what, _remove_admin),
+)

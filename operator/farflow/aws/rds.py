@@ -218,9 +218,24 @@ def _instance_gone(rds: Any, identifier: str, owner: str, final_snapshot: str | 
             DBInstanceIdentifier=identifier, SkipFinalSnapshot=final_snapshot is None, **final
         )
     except ClientError as error:
-        if error_code(error) != _BUSY:
+        if error_code(error) == "DBSnapshotAlreadyExists" and final_snapshot:
+            _adopt_final_snapshot(rds, final_snapshot, identifier, owner)
+            rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True)
+        elif error_code(error) != _BUSY:
             raise
     return False
+
+
+def _adopt_final_snapshot(rds: Any, snapshot: str, identifier: str, owner: str) -> None:
+    """An earlier pass of this deletion took the final snapshot (its answer was lost): the
+    instance may go without another. A snapshot that is not this instance's is refused."""
+    [found] = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
+    if found.get("DBInstanceIdentifier") != identifier or tagged_owner(found["TagList"]) != owner:
+        raise AwsError(
+            "FinalSnapshotNotOwned",
+            f"the final snapshot {snapshot} of RDS instance {identifier} exists but is not its "
+            "own; delete or rename that snapshot, or set deletionPolicy: Delete",
+        )
 
 
 def _delete_subnet_group(rds: Any, name: str, owner: str) -> None:

@@ -16,10 +16,15 @@ from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError
+from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
 from urllib3.exceptions import HTTPError
 
 from farflow.objects import Manifest
+
+
+class StaleError(Exception):
+    """The object's spec changed since it was read: look at it again."""
+
 
 # What a failing or unreachable API server raises: answers with an error status, and
 # connections that fail or time out.
@@ -112,13 +117,21 @@ class Kube:
             )
 
     def patch_status(self, live: Manifest, status: Manifest) -> None:
-        """Merges ``status`` into the object's status, only if the object is still the
-        version ``live`` was: a reconcile that read an older version conflicts instead of
-        writing an older observedGeneration over a newer one."""
+        """Writes ``status`` whole, only while the object's spec is the generation ``live``
+        had: a pass over an older spec fails (422) instead of writing an older
+        observedGeneration over a newer one. Metadata changes (kopf's annotations) pass."""
         meta = live["metadata"]
-        self.resource(live["apiVersion"], live["kind"]).status.patch(
-            body={"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status},
-            name=meta["name"],
-            namespace=meta["namespace"],
-            content_type="application/merge-patch+json",
-        )
+        try:
+            self.resource(live["apiVersion"], live["kind"]).status.patch(
+                body=[
+                    {"op": "test", "path": "/metadata/generation", "value": meta["generation"]},
+                    {"op": "add", "path": "/status", "value": status},
+                ],
+                name=meta["name"],
+                namespace=meta["namespace"],
+                content_type="application/json-patch+json",
+            )
+        except UnprocessibleEntityError as error:
+            if "test" not in str(error.summary()):
+                raise
+            raise StaleError(f"{meta['name']} is past generation {meta['generation']}") from error

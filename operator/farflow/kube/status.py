@@ -24,7 +24,7 @@ from farflow.api.status import (
 
 # Every condition Ready depends on, in the order a reconcile settles them; Reconciled says
 # whether the last pass got through, which a passing fault does not make the cluster less.
-SUMMARY: tuple[ConditionType, ...] = ("Ready", "Reconciled")
+SUMMARY: tuple[ConditionType, ...] = ("Ready", "Reconciled", "Deleting")
 PARTS: tuple[ConditionType, ...] = tuple(c for c in get_args(ConditionType) if c not in SUMMARY)
 NOT_CHECKED = ("Unknown", "Pending", "not checked yet")
 
@@ -46,11 +46,12 @@ class Report:
     conditions: dict[ConditionType, Condition] = field(default_factory=dict)
     failed: bool = False
     invalid: str | None = None  # why the spec cannot work, if it cannot
+    deleting: bool = False  # the cluster is being deleted
     suspended: bool = False
     settled: bool = False  # the reconcile reached the end: nothing is still rolling
     api_server_url: str | None = None
     airflow_version: str | None = None
-    workers: WorkersStatus = field(default_factory=WorkersStatus)
+    workers: WorkersStatus | None = None
     aws: AwsStatus | None = None  # identifiers of the AWS resources
     migration: MigrationStatus | None = None
 
@@ -76,22 +77,26 @@ class Report:
         return current and condition is not None and condition.holds
 
     def render(self, now: str) -> AirflowClusterStatus:
-        """The status to write, reusing transition times of unchanged conditions; a
-        condition this pass did not look at keeps the value it had."""
+        """The whole status to write, reusing transition times of unchanged conditions;
+        what this pass did not look at (a condition, the workers, the AWS side) keeps the
+        value it had."""
         self.conditions = {**self._earlier(), **self.conditions}
-        conditions = [self._condition(kind, now) for kind in (*PARTS, *SUMMARY)]
+        kinds = (*PARTS, *SUMMARY) if self.deleting else (*PARTS, "Ready", "Reconciled")
+        conditions = [self._condition(kind, now) for kind in kinds]
         return AirflowClusterStatus(
             phase=self._phase(),
             observed_generation=self.generation,
             conditions=conditions,
-            api_server_url=self.api_server_url or None,
+            api_server_url=self.api_server_url or self.previous.api_server_url,
             airflow_version=self.airflow_version or self.previous.airflow_version,
-            workers=self.workers,
-            aws=self.aws,
+            workers=self.workers or self.previous.workers,
+            aws=self.aws or self.previous.aws,
             migration=self.migration or self.previous.migration,
         )
 
     def _ready_condition(self) -> Condition:
+        if self.deleting:
+            return Condition.of("Ready", False, "Deleting", "the cluster is being deleted")
         if self.invalid:
             return Condition.of("Ready", False, "InvalidSpec", self.invalid)
         if self.suspended:
@@ -120,18 +125,17 @@ class Report:
         )
 
     def _phase(self) -> Phase:
+        """The first phase whose state holds, in this order."""
         migration = self.conditions.get("MigrationComplete")
-        if self.failed or self.invalid:
-            return "Failed"
-        if self.suspended and self.settled:
-            return "Suspended"
-        if self.ready():
-            return "Running"
-        if migration is not None and not migration.holds:
-            return "Migrating"
-        if self.previous.phase in ("Running", "Degraded"):
-            return "Degraded"
-        return "Provisioning"
+        phases: tuple[tuple[Phase, bool], ...] = (
+            ("Deleting", self.deleting),
+            ("Failed", self.failed or bool(self.invalid)),
+            ("Suspended", self.suspended and self.settled),
+            ("Running", self.ready()),
+            ("Migrating", migration is not None and not migration.holds),
+            ("Degraded", self.previous.phase in ("Running", "Degraded")),
+        )
+        return next((phase for phase, holds in phases if holds), "Provisioning")
 
 
 def wire(status: AirflowClusterStatus) -> dict[str, Any]:
@@ -140,5 +144,5 @@ def wire(status: AirflowClusterStatus) -> dict[str, Any]:
 
 
 def changed(previous: dict[str, Any], rendered: dict[str, Any]) -> bool:
-    """Whether writing ``rendered`` would change anything."""
-    return any(previous.get(k) != v for k, v in rendered.items())
+    """Whether writing ``rendered`` (the whole status) would change anything."""
+    return previous != rendered
