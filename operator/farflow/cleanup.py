@@ -46,26 +46,11 @@ def _remove_log_routing(cluster: ResolvedCluster, kube: Kube) -> bool:
     return sync_logging(kube, cluster.qualified_name, None)
 
 
-def creates_aws(cluster: ResolvedCluster) -> bool:
-    """Whether FarFlow creates anything in AWS for this cluster."""
-    spec = cluster.spec
-    return any(
-        (
-            spec.broker.sqs.create,
-            spec.logging.cloudwatch.enabled,
-            spec.database.rds is not None and spec.database.rds.create,
-            spec.admin.password_secret_ref is None,
-            spec.dags.s3 is not None and spec.dags.s3.create,
-            spec.fargate.profile.create,
-            spec.ecs is not None,  # task definitions, and the cluster with cluster.create
-        )
-    )
-
-
 PARTS = (
     Part("objects in the task namespace", _in_task_namespace, _remove_task_namespace_objects),
     Part("the pod log routing", _routes_pod_logs, _remove_log_routing),
-    Part("AWS resources", creates_aws, lambda cluster, _: remove_aws(cluster)),
+    # Every cluster keeps at least its shared keys in Secrets Manager.
+    Part("AWS resources", lambda _: True, lambda cluster, _: remove_aws(cluster)),
 )
 
 

@@ -19,11 +19,10 @@ VERSION_LABEL = "app.kubernetes.io/version"  # the Airflow version an object is 
 # What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
 FARGATE_LABELS = {"farflow.io/fargate": "true"}
 
-# A generated Secret keeps its first values: created once, never updated.
-CREATE_ONCE_ANNOTATION = "farflow.io/create-once"
-# Pod template annotations whose change rolls the pods: the Airflow settings they read, and
-# (on the scheduler) the Kubernetes executor's pod template.
+# Pod template annotations whose change rolls the pods: the Airflow settings they read, the
+# data of the Secrets they read, and (on the scheduler) the Kubernetes executor's template.
 CONFIG_HASH_ANNOTATION = "farflow.io/config-hash"
+SECRETS_HASH_ANNOTATION = "farflow.io/secrets-hash"
 POD_TEMPLATE_HASH_ANNOTATION = "farflow.io/pod-template-hash"
 # Keeps the AirflowCluster until what owner references cannot remove is cleaned up.
 FINALIZER = "farflow.io/aws-cleanup"

@@ -4,6 +4,7 @@ parse -> resolve -> AWS facts -> plan -> build -> apply (staged) -> status."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,18 +12,21 @@ from pydantic import ValidationError
 from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
-from farflow.api.status import MigrationStatus
+from farflow.api.status import AwsStatus, MigrationStatus
 from farflow.aws.cleanup import leftovers
-from farflow.aws.facts import gather
+from farflow.aws.facts import Known, gather
 from farflow.aws.session import AwsError
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync, write
 from farflow.kube.client import KUBERNETES_ERRORS, Kube, describe
 from farflow.kube.log_routing import output_block, sync_logging
 from farflow.kube.status import Report, changed, previous_status, wire
-from farflow.manifests import generate_value, manifests, migration_job_name
+from farflow.manifests import manifests, migration_job_name
+from farflow.manifests.config_map import content_hash
+from farflow.manifests.secrets import decoded, encoded
 from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
+from farflow.plan.config import SHARED_KEYS
 from farflow.rollout import PROGRESS_RETRY, Observed, decide
 
 AWS_RETRY, SETUP_RETRY = 60.0, 30.0
@@ -52,25 +56,39 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
 def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     cluster = resolve(_parsed(body, report))
     report.suspended = cluster.spec.suspend
-    gathered = gather(cluster, report.previous.aws)
+    gathered = gather(cluster, _known(cluster, kube, report))
     report.record(gathered.conditions)
     report.aws = gathered.status
     _passed(report, gathered.errors)
     facts = gathered.facts
     if facts is None:
         return AWS_RETRY if gathered.errors else SETUP_RETRY
-    if cluster.spec.database.rds is None and not _user_database_secret(cluster, kube, report):
+    if not _fargate_ready(cluster, report):
+        return SETUP_RETRY
+    planned = plan(cluster, facts)
+    read = _secrets_read(planned, gathered.mirrored, kube)
+    if cluster.spec.database.rds is None and not _user_database_secret(cluster, read, report):
         return SETUP_RETRY
     _forward_pod_logs(cluster, facts, kube)
-    planned = plan(cluster, facts)
     # A part of AWS that failed leaves its Secret out of the plan: prune only a complete one.
     complete = not gathered.errors
     delay = _roll_out(
-        planned, _owner(body), kube, report, mirrored=gathered.mirrored, prune_extra=complete
+        planned,
+        manifests(planned, _owner(body), gathered.mirrored, content_hash(read)),
+        kube,
+        report,
+        prune_extra=complete,
     )
     if gathered.errors:
         return AWS_RETRY
     return SETUP_RETRY if gathered.provisioning else delay
+
+
+def _fargate_ready(cluster: ResolvedCluster, report: Report) -> bool:
+    """No pod before the Fargate profile FarFlow makes is ACTIVE: EKS schedules a pod that
+    no active profile selects with the default scheduler, and never moves it to Fargate."""
+    profile = report.conditions.get("FargateProfileReady")
+    return not cluster.spec.fargate.profile.create or (profile is not None and profile.holds)
 
 
 def _passed(report: Report, errors: list[AwsError]) -> None:
@@ -81,9 +99,37 @@ def _passed(report: Report, errors: list[AwsError]) -> None:
         report.set("Reconciled", True, "Succeeded", "the last pass applied the spec")
 
 
-def _user_database_secret(cluster: ResolvedCluster, kube: Kube, report: Report) -> bool:
+def _known(cluster: ResolvedCluster, kube: Kube, report: Report) -> Known:
+    """What the cluster had: status's record of AWS, the keys in its Secret, and whether
+    its database was ever migrated (once it was, lost keys are never made anew)."""
+    live = kube.get("v1", "Secret", cluster.names.secrets, cluster.namespace)
+    keys = decoded((live or {}).get("data") or {})
+    migrated = report.previous.migration is not None
+    complete = all(key in keys for key in SHARED_KEYS)
+    return Known(report.previous.aws or AwsStatus(), keys if complete else None, migrated)
+
+
+def _secrets_read(
+    planned: Plan, mirrored: Mapping[str, Mapping[str, str]], kube: Kube
+) -> dict[str, dict[str, str]]:
+    """The data of each Secret key the pods read (base64, as stored), from the values
+    mirrored from AWS or else the live Secret; a missing key reads as absent."""
+    read = {}
+    for name, keys in sorted(planned.secret_keys().items()):
+        if name in mirrored:
+            data = encoded(dict(mirrored[name]))
+        else:
+            live = kube.get("v1", "Secret", name, planned.names.namespace)
+            data = (live or {}).get("data") or {}
+        read[name] = {key: data[key] for key in sorted(keys) if key in data}
+    return read
+
+
+def _user_database_secret(
+    cluster: ResolvedCluster, read: Mapping[str, Mapping[str, str]], report: Report
+) -> bool:
     database = cluster.database_secret
-    if not observe.secret_has_key(kube, database.name, database.key, cluster.namespace):
+    if database.key not in read.get(database.name, {}):
         report.set(
             "DatabaseReady",
             False,
@@ -131,8 +177,11 @@ ESCAPE = (
 
 
 def _clean_up(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
-    skip = (body["metadata"].get("annotations") or {}).get(SKIP_AWS_CLEANUP_ANNOTATION) == "true"
+    annotations = body["metadata"].get("annotations") or {}
+    skip = annotations.get(SKIP_AWS_CLEANUP_ANNOTATION) == "true"
     cluster = resolve(_parsed(body, report))
+    if report.previous.aws is None:  # no pass got as far as AWS: nothing was made there
+        return None if cleanup.clean_up(cluster, kube, skip_aws=True) else PROGRESS_RETRY
     if skip and (left := leftovers(cluster)):
         events.emit(kube, body, "CleanupSkipped", "left in AWS: " + "; ".join(left))
     if cleanup.clean_up(cluster, kube, skip_aws=skip):
@@ -162,17 +211,10 @@ def _owner(body: dict[str, Any]) -> Owner:
 
 
 def _roll_out(
-    planned: Plan,
-    owner: Owner,
-    kube: Kube,
-    report: Report,
-    *,
-    mirrored: dict[str, dict[str, str]],
-    prune_extra: bool,
+    planned: Plan, wanted: list[Manifest], kube: Kube, report: Report, *, prune_extra: bool
 ) -> float | None:
     """Applies everything but the Deployments, then observes the rollout once, decides its
     next step, and applies the Deployments the decision names."""
-    wanted = manifests(planned, owner, generate_value, mirrored)
     sync(kube, [m for m in wanted if m["kind"] != "Deployment"])
     if prune_extra:
         namespaces = {planned.names.namespace, planned.task_namespace}

@@ -4,12 +4,18 @@ a passing fault (throttling that outlasts botocore's retries) changes no conditi
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import boto3
 import pytest
+from cryptography.fernet import Fernet
 
 from farflow.api import parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import Condition
-from farflow.aws.facts import Gathered, gather
+from farflow.aws.facts import Gathered, Known, gather
+from farflow.aws.secrets import read_secret
 from tests.aws.moto_env import unique
 from tests.cases import MINIMAL, load, merged
 from tests.fixtures.aws_proxy import AwsProxy, Fault
@@ -43,7 +49,7 @@ def test_a_denied_part_keeps_its_last_known_fact(aws: AwsProxy) -> None:
     cluster = minimal_cluster()
     first = gather(cluster)
     aws.faults["logs:DescribeLogGroups"] = Fault("denied")
-    second = gather(cluster, first.status)
+    second = gather(cluster, Known(first.status, first.mirrored[cluster.names.secrets]))
     assert second.facts == first.facts  # the same settings: no pod rolls
     assert second.status == first.status
     aws_ready = conditions(second)["AwsReady"]
@@ -63,9 +69,85 @@ def test_a_passing_fault_changes_no_condition(aws: AwsProxy) -> None:
     cluster = minimal_cluster()
     first = gather(cluster)
     aws.faults["sqs:GetQueueUrl"] = Fault("throttle")  # outlasts every retry
-    second = gather(cluster, first.status)
+    second = gather(cluster, Known(first.status, first.mirrored[cluster.names.secrets]))
     assert second.facts == first.facts
     assert [error.reason for error in second.errors] == ["ThrottlingException"]
     assert second.errors[0].transient
     assert "BrokerReady" not in conditions(second)
     assert "AwsReady" not in conditions(second)
+
+
+def test_the_shared_keys_are_made_once_and_kept_in_secrets_manager() -> None:
+    cluster = minimal_cluster()
+    first = gather(cluster).mirrored[cluster.names.secrets]
+    assert set(first) == {"fernet-key", "jwt-secret", "api-secret-key"}
+    again = gather(cluster).mirrored[cluster.names.secrets]  # the Kubernetes Secret is gone
+    assert again == first
+    stored = read_secret("us-east-1", cluster.aws_names.keys_secret_id)
+    assert stored is not None
+    assert json.loads(stored.value) == first
+
+
+def test_keys_a_cluster_already_has_are_kept_not_replaced() -> None:
+    cluster = minimal_cluster()
+    kept = {"fernet-key": Fernet.generate_key().decode(), "jwt-secret": "j", "api-secret-key": "a"}
+    gathered = gather(cluster, Known(shared_keys=kept, migrated=True))
+    assert gathered.mirrored[cluster.names.secrets] == kept
+    stored = read_secret("us-east-1", cluster.aws_names.keys_secret_id)
+    assert stored is not None
+    assert json.loads(stored.value) == kept
+
+
+def test_lost_keys_of_a_migrated_database_are_never_made_anew() -> None:
+    cluster = minimal_cluster()
+    gathered = gather(cluster, Known(migrated=True))
+    assert gathered.facts is None  # nothing rolls with keys the database does not know
+    assert cluster.names.secrets not in gathered.mirrored
+    database = conditions(gathered)["DatabaseReady"]
+    assert (database.status, database.reason) == ("False", "SharedKeysLost")
+    assert cluster.aws_names.keys_secret_id in database.message
+    assert read_secret("us-east-1", cluster.aws_names.keys_secret_id) is None
+
+
+def adopted_cluster(master_password_secret: str | None) -> ResolvedCluster:
+    """The minimal example on an RDS instance someone else made (moto's: available)."""
+    identifier = unique("shared-db")
+    boto3.client("rds").create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="owner",
+        MasterUserPassword="their-password",
+    )
+    rds: dict[str, Any] = {"create": False, "instanceIdentifier": identifier}
+    if master_password_secret:
+        rds["masterPasswordSecret"] = master_password_secret
+    patch = {
+        "metadata": {"namespace": unique("adopt")},
+        "spec": {
+            "aws": {"region": "us-east-1"},
+            "database": {"connectionSecretRef": None, "rds": rds},
+        },
+    }
+    return resolve(parse(merged(load(MINIMAL), patch)))
+
+
+def test_an_adopted_instance_with_its_password_becomes_ready() -> None:
+    password = unique("shared-db-password")
+    boto3.client("secretsmanager").create_secret(Name=password, SecretString="their-password")
+    cluster = adopted_cluster(password)
+    gathered = gather(cluster)
+    database = conditions(gathered)["DatabaseReady"]
+    assert (database.status, database.reason) == ("True", "Available")
+    assert gathered.facts is not None
+    [url] = gathered.mirrored[cluster.database_secret.name].values()
+    assert url.startswith("postgresql+psycopg2://owner:their-password@")
+
+
+def test_an_adopted_instance_without_a_password_says_what_to_set() -> None:
+    gathered = gather(adopted_cluster(None))
+    database = conditions(gathered)["DatabaseReady"]
+    assert (database.status, database.reason) == ("False", "AdoptionNeedsPassword")
+    assert "masterPasswordSecret" in database.message
+    assert not gathered.provisioning  # waiting would not help

@@ -87,7 +87,6 @@ def test_created_once_with_its_password_stored(subnets: list[str], names: tuple[
         username="airflow",
         database="airflow",
         secret_id=secret,
-        secret_arn=state.secret_arn,
     )
     assert state.ready
     assert subnet_groups(identifier) == [f"{identifier}-subnets"]
@@ -108,7 +107,7 @@ def test_created_once_with_its_password_stored(subnets: list[str], names: tuple[
     assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == f"{identifier}-subnets"
     password = read_secret(REGION, secret)
     assert password is not None
-    assert password.arn == state.secret_arn
+    assert password.secret_id == state.secret_id
     assert password.value not in repr(state)
 
 
@@ -126,7 +125,7 @@ def test_the_password_is_stored_before_the_instance_and_reused(
     assert stored.value not in str(denied.value)
     aws.faults.clear()
     state = ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
-    assert state.secret_arn == stored.arn
+    assert state.secret_id == stored.secret_id
     assert read_secret(REGION, secret) == stored
     assert len(instances(identifier)) == 1
 
@@ -197,7 +196,7 @@ def test_adoption_describes_and_never_deletes(subnets: list[str], names: tuple[s
         5432,
     )
     assert state.host
-    assert (state.secret_id, state.secret_arn) == (None, None)
+    assert state.secret_id is None  # no password source: RDS does not manage this one's
     assert read_secret(REGION, secret) is None
     assert deleted(spec, identifier, secret) == 1
     assert len(instances(identifier)) == 1
@@ -255,7 +254,6 @@ def test_the_connection_url_quotes_the_password() -> None:
         username="airflow",
         database="airflow",
         secret_id=None,
-        secret_arn=None,
     )
     assert connection_url(state, "p@ss/w:rd%") == (
         "postgresql+psycopg2://airflow:p%40ss%2Fw%3Ard%25@db.example.rds.amazonaws.com:5432/airflow"
@@ -315,3 +313,58 @@ def test_a_final_snapshot_not_ours_is_refused(subnets: list[str], names: tuple[s
         deleted(spec, identifier, secret, "44444444")
     assert refused.value.reason == "FinalSnapshotNotOwned"
     assert instances(identifier) != []
+
+
+def test_a_changed_spec_is_applied_to_the_instance(
+    subnets: list[str], names: tuple[str, str]
+) -> None:
+    identifier, secret = names
+    ensure_database(REGION, RdsSpec(subnet_ids=subnets), rds_names(identifier), OWNER, secret)
+    changed = RdsSpec(
+        subnet_ids=subnets,
+        instance_class="db.m7g.large",
+        allocated_storage=50,
+        multi_az=True,
+        apply_immediately=True,
+    )
+    state = ensure_database(REGION, changed, rds_names(identifier), OWNER, secret)
+    assert state.changes == ("instanceClass", "allocatedStorage", "multiAZ")
+    [instance] = instances(identifier)
+    assert (instance["DBInstanceClass"], instance["AllocatedStorage"], instance["MultiAZ"]) == (
+        "db.m7g.large",
+        50,
+        True,
+    )
+    again = ensure_database(REGION, changed, rds_names(identifier), OWNER, secret)
+    assert again.changes == ()
+
+
+def test_storage_that_would_shrink_is_refused_with_the_reason(
+    subnets: list[str], names: tuple[str, str]
+) -> None:
+    identifier, secret = names
+    spec = RdsSpec(subnet_ids=subnets, allocated_storage=100)
+    ensure_database(REGION, spec, rds_names(identifier), OWNER, secret)
+    smaller = RdsSpec(subnet_ids=subnets, allocated_storage=50)
+    with pytest.raises(AwsError, match="can grow, never shrink") as refused:
+        ensure_database(REGION, smaller, rds_names(identifier), OWNER, secret)
+    assert refused.value.reason == "StorageCannotShrink"
+    assert instances(identifier)[0]["AllocatedStorage"] == 100
+
+
+def test_an_adopted_instance_reads_its_password_from_the_secret_given(
+    aws: AwsProxy, names: tuple[str, str]
+) -> None:
+    identifier, secret = names
+    boto3.client("rds").create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="owner",
+        MasterUserPassword="their-password",
+    )
+    adopted = RdsSpec(create=False, master_password_secret=secret)
+    state = ensure_database(REGION, adopted, rds_names(identifier), OWNER, "unused")
+    assert state.secret_id == secret
+    assert state.changes == ()  # FarFlow never modifies an instance it did not make

@@ -16,6 +16,7 @@ from tests.fixtures.operator import (
     apply_cluster,
     create_secret,
     get_json,
+    sleep_resyncs,
     wait_for,
     wait_ready,
 )
@@ -226,3 +227,43 @@ def events(local_cluster: Any, namespace: str) -> list[dict[str, Any]]:
 
 def reasons(local_cluster: Any, namespace: str, kind: str) -> set[str]:
     return {e["reason"] for e in events(local_cluster, namespace) if e["type"] == kind}
+
+
+def creating(answer: dict[str, Any]) -> dict[str, Any]:
+    """An EKS answer, with its Fargate profile still being created (moto's are ACTIVE)."""
+    answer["fargateProfile"]["status"] = "CREATING"
+    return answer
+
+
+def test_no_pod_is_made_before_its_fargate_profile_is_active(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None, aws_faults: AwsProxy
+) -> None:
+    subnets, _ = network()
+    eks = f"eks-{namespace}"
+    boto3.client("eks").create_cluster(
+        name=eks,
+        roleArn="arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig={"subnetIds": subnets},
+    )
+    for action in ("eks:CreateFargateProfile", "eks:DescribeFargateProfile"):
+        aws_faults.rewrites[action] = creating
+    profile = {
+        "create": True,
+        "podExecutionRoleArn": "arn:aws:iam::123456789012:role/pods",
+        "subnets": subnets,
+    }
+    apply_cluster(
+        local_cluster, namespace, {"spec": {"fargate": {"clusterName": eks, "profile": profile}}}
+    )
+
+    def waiting() -> bool:
+        status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
+        ready = condition(status, "FargateProfileReady")
+        return bool(ready["status"] == "False" and ready["reason"] == "Provisioning")
+
+    wait_for(waiting, 60, "FargateProfileReady=False while the profile is CREATING")
+    sleep_resyncs(2)
+    for kind in ("jobs", "deployments"):  # nothing that makes a pod
+        assert get_json(local_cluster, "-n", namespace, kind)["items"] == []
+    aws_faults.rewrites.clear()
+    wait_ready(local_cluster, namespace)

@@ -353,3 +353,54 @@ def test_a_failed_migration_stops_the_rollout_and_runs_again(
         "job": job,
         "attempts": 2,
     }
+
+
+def test_lost_shared_keys_come_back_the_same(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    """The keys live in Secrets Manager: a deleted Secret is restored with the same values
+    (new ones would make every encrypted connection unreadable) and no pod rolls."""
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    before = get_json(local_cluster, "-n", namespace, "secret/minimal-airflow-secrets")["data"]
+    rolled = deployments(local_cluster, namespace)
+    local_cluster.kubectl("-n", namespace, "delete", "secret", "minimal-airflow-secrets")
+    wait_for(
+        lambda: get_json(local_cluster, "-n", namespace, "secret/minimal-airflow-secrets"),
+        30,
+        "the Secret of the shared keys restored",
+    )
+    after = get_json(local_cluster, "-n", namespace, "secret/minimal-airflow-secrets")["data"]
+    assert after == before
+    sleep_resyncs(1)
+    assert deployments(local_cluster, namespace) == rolled
+
+
+def secrets_hashes(local_cluster: Any, namespace: str) -> set[str]:
+    found = get_json(local_cluster, "-n", namespace, "deployments")["items"]
+    return {
+        d["spec"]["template"]["metadata"]["annotations"]["farflow.io/secrets-hash"] for d in found
+    }
+
+
+def test_pods_roll_when_a_secret_they_read_changes(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    [before] = secrets_hashes(local_cluster, namespace)
+    sets = len(get_json(local_cluster, "-n", namespace, "replicasets")["items"])
+    url = "postgresql+psycopg2://airflow:rotated-password@db.example:5432/airflow"
+    local_cluster.kubectl(
+        "-n", namespace, "patch", "secret", "airflow-db", "--type=merge",
+        "-p", json.dumps({"stringData": {"connection": url}}),
+    )  # fmt: skip
+    wait_for(
+        lambda: (
+            secrets_hashes(local_cluster, namespace) - {before}
+            and len(get_json(local_cluster, "-n", namespace, "replicasets")["items"]) >= sets + 5
+        ),
+        60,
+        "every component rolled onto the new database password",
+    )
+    wait_ready(local_cluster, namespace)

@@ -32,7 +32,7 @@ from farflow.api import parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.aws.facts import gather
 from farflow.local import LocalProcess, Objects, Site, container_process, processes
-from farflow.manifests import generate_value, manifests
+from farflow.manifests import manifests
 from farflow.objects import Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
 from tests.cases import ROOT
@@ -271,7 +271,7 @@ def _operator_render(
     assert gathered.facts is not None, f"AWS not ready: {gathered.errors}"
     planned = plan(resolved, gathered.facts)
     owner = Owner(live["apiVersion"], live["kind"], "tasks", live["metadata"]["uid"])
-    rendered = manifests(planned, owner, generate_value, gathered.mirrored)
+    rendered = manifests(planned, owner, gathered.mirrored)
     database = resolved.database_secret
     rendered.insert(0, _database_secret(database.name, database.key, postgres.sqlalchemy_url))
     return planned, gathered.facts, rendered

@@ -9,6 +9,7 @@ from farflow.api.resolve import ResolvedCluster
 from farflow.manifests import manifests
 from farflow.objects import Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
+from farflow.plan.config import SHARED_KEYS
 from tests.cases import MINIMAL, load, merged
 
 REGION = "eu-west-1"
@@ -36,10 +37,10 @@ def planned(patch: dict[str, Any] | None = None) -> Plan:
 
 def built(patch: dict[str, Any] | None = None) -> list[Manifest]:
     made = planned(patch)
-    mirrored = {}
+    mirrored = {made.names.secrets: dict.fromkeys(SHARED_KEYS, SECRET_SENTINEL)}
     if made.generate_admin_password:
         mirrored[made.admin_password.name] = {"password": SECRET_SENTINEL}
-    return manifests(made, OWNER, lambda key: SECRET_SENTINEL, mirrored)
+    return manifests(made, OWNER, mirrored, secrets_hash="hash-of-the-secrets")
 
 
 def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:

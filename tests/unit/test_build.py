@@ -12,7 +12,7 @@ import yaml
 from farflow.fargate import is_valid, pod_size
 from farflow.kube.apply import PRUNABLE
 from farflow.objects import key
-from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind
+from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind, planned
 
 pytestmark = pytest.mark.unit
 RESTRICTED_CONTAINER = {
@@ -175,16 +175,33 @@ def test_no_secret_value_outside_secrets() -> None:
     assert not any("SECRET" in name or "FERNET" in name for name in config["data"])
 
 
-def test_generated_secrets_are_created_once() -> None:
+def test_the_shared_keys_and_admin_password_mirror_secrets_manager() -> None:
     secrets = {m["metadata"]["name"]: m for m in of_kind(built(), "Secret")}
     assert set(secrets) == {"minimal-airflow-secrets", "minimal-admin"}
+    # The keys every component shares and the admin password are kept in Secrets Manager;
+    # the Kubernetes Secrets mirror them, so a deleted one comes back with the same values.
     shared = secrets["minimal-airflow-secrets"]
-    assert set(shared["stringData"]) == {"fernet-key", "jwt-secret", "api-secret-key"}
-    assert shared["metadata"]["annotations"] == {"farflow.io/create-once": "true"}
-    # The admin password is kept in Secrets Manager; the Kubernetes Secret mirrors it.
+    assert set(shared["data"]) == {"fernet-key", "jwt-secret", "api-secret-key"}
     admin = secrets["minimal-admin"]
-    assert "annotations" not in admin["metadata"]
+    for mirrored in (shared, admin):
+        assert "annotations" not in mirrored["metadata"]
     assert base64.b64decode(admin["data"]["password"]).decode() == SECRET_SENTINEL
+
+
+def test_pods_roll_when_the_secrets_they_read_change() -> None:
+    for deployment in of_kind(built(), "Deployment"):
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["farflow.io/secrets-hash"] == "hash-of-the-secrets"
+
+
+def test_the_pods_read_the_database_the_keys_and_the_users_secrets() -> None:
+    env = {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "extra", "key": "token"}}}
+    made = planned({"spec": {"airflow": {"env": [env]}}})
+    assert made.secret_keys() == {
+        "airflow-db": {"connection"},
+        "minimal-airflow-secrets": {"fernet-key", "jwt-secret", "api-secret-key"},
+        "extra": {"token"},
+    }
 
 
 def test_an_admin_password_secret_of_the_user_is_not_generated() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from farflow.local import KUBERNETES_CONNECTION, Objects, Site, container_process, processes
 from farflow.manifests import manifests
-from farflow.plan.config import POD_TEMPLATE_FILE
+from farflow.plan.config import POD_TEMPLATE_FILE, SHARED_KEYS
 from tests.unit.planning import OWNER, planned
 
 pytestmark = pytest.mark.unit
@@ -22,8 +22,11 @@ DATABASE_URL = "postgresql+psycopg2://airflow:pw@127.0.0.1:5432/airflow"
 def rendered(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The operator's manifests, plus the user's database Secret."""
     made = planned({"spec": spec})
-    admin = {made.admin_password.name: {made.admin_password.key: "admin-password"}}
-    objects = manifests(made, OWNER, lambda key: f"generated-{key}", admin)
+    mirrored = {
+        made.admin_password.name: {made.admin_password.key: "admin-password"},
+        made.names.secrets: {key: f"generated-{key}" for key in SHARED_KEYS},
+    }
+    objects = manifests(made, OWNER, mirrored)
     database = made.secret_env[0].secret
     assert database is not None
     encoded = base64.b64encode(DATABASE_URL.encode()).decode()

@@ -138,6 +138,7 @@ class AwsNames:
     fargate_profile: str  # the base name; eks.py appends a hash of the configuration
     admin_secret_id: str
     database_secret_id: str
+    keys_secret_id: str  # the keys every Airflow component shares
     dag_bucket: str | None
     rds: RdsNames | None
     ecs: EcsNames | None
@@ -159,6 +160,7 @@ def aws_names(
         fargate_profile=spec.fargate.profile.name or resource_name(namespace, name, limit=100),
         admin_secret_id=f"airflow/{namespace}/{name}/admin",
         database_secret_id=f"airflow/{namespace}/{name}/database",
+        keys_secret_id=f"airflow/{namespace}/{name}/keys",
         dag_bucket=_dag_bucket(spec, namespace, name),
         rds=_rds(spec, namespace, name, uid),
         ecs=_ecs(spec, namespace, name),

@@ -242,6 +242,18 @@ class RdsSpec(SpecModel):
     )
 
     create: bool = Field(True, description="Create the instance; when false, adopt it by name.")
+    master_password_secret: str | None = Field(
+        None,
+        max_length=2048,
+        description="Adopted instance (create: false): the Secrets Manager secret (name or "
+        "ARN) with its master password, as a plain string or RDS's JSON with a password key. "
+        "Defaults to the secret RDS manages for the instance.",
+    )
+    apply_immediately: bool = Field(
+        False,
+        description="Apply a changed instanceClass, allocatedStorage, multiAZ or engineVersion "
+        "now rather than in the next maintenance window.",
+    )
     instance_identifier: str | None = Field(
         None, max_length=63, description="Instance name. Defaults to farflow-<namespace>-<name>."
     )
@@ -249,9 +261,12 @@ class RdsSpec(SpecModel):
         "db.t4g.medium",
         pattern="^db[.][a-z0-9]+[.][a-z0-9]+$",
         max_length=32,
-        description="Instance class, such as db.t4g.medium or db.m7g.large.",
+        description="Instance class, such as db.t4g.medium or db.m7g.large. A change is "
+        "applied in place (see applyImmediately).",
     )
-    allocated_storage: int = Field(20, ge=20, le=65536, description="Storage in GiB.")
+    allocated_storage: int = Field(
+        20, ge=20, le=65536, description="Storage in GiB; it can grow, never shrink."
+    )
     engine_version: str = Field(
         "16",
         pattern="^[0-9]+([.][0-9]+)?$",

@@ -29,6 +29,7 @@ ConditionType = Literal[
     "Ready",
     "Reconciled",
     "Deleting",
+    "DatabaseUpToDate",
 ]
 
 

@@ -127,6 +127,20 @@ def _remove_admin(cluster: ResolvedCluster, region: str) -> bool:
     return secrets.delete_secret(region, names.admin_secret_id, names.owner)
 
 
+def _keys_what(cluster: ResolvedCluster) -> str | None:
+    """The shared keys go with the database: kept while it stays (the user's own, adopted,
+    or kept by deletionPolicy), since its encrypted connections and variables need them."""
+    rds = cluster.spec.database.rds
+    if rds is None or not rds.create or rds.deletion_policy != "Delete":
+        return None
+    return f"Secrets Manager secret {cluster.aws_names.keys_secret_id}"
+
+
+def _remove_keys(cluster: ResolvedCluster, region: str) -> bool:
+    names = cluster.aws_names
+    return secrets.delete_secret(region, names.keys_secret_id, names.owner)
+
+
 PARTS = (
     _Part(_ecs_what, _remove_ecs),
     _Part(_profiles_what, _remove_profiles),
@@ -135,4 +149,5 @@ PARTS = (
     _Part(_queues_what, _remove_queues),
     _Part(_logs_what, _remove_logs),
     _Part(_admin_what, _remove_admin),
+    _Part(_keys_what, _remove_keys),
 )

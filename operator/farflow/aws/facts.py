@@ -8,7 +8,8 @@ rolls no pod; and a transient fault (throttling, 5xx) changes no condition eithe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
 from farflow.aws.sqs import ensure_queues
 from farflow.objects import FARGATE_LABELS
+from farflow.plan.config import SHARED_KEYS, new_shared_keys
 from farflow.plan.model import AwsFacts, EcsFacts
 
 DEFAULT_TASK_SIZE = ("0.25", "512Mi")
@@ -61,6 +63,16 @@ class Gathered:
 
 
 @dataclass(frozen=True)
+class Known:
+    """What the cluster had before this pass: what status recorded of AWS, the keys the
+    Kubernetes Secret holds (if complete), and whether its database was ever migrated."""
+
+    status: AwsStatus = field(default_factory=AwsStatus)
+    shared_keys: Mapping[str, str] | None = None
+    migrated: bool = False
+
+
+@dataclass(frozen=True)
 class _Database:
     state: NamedState | None  # the RDS instance, for status; None for the user's database
     ready: bool  # its URL is in the database Secret
@@ -73,10 +85,11 @@ def region_of(cluster: ResolvedCluster) -> str:
     return region
 
 
-def gather(cluster: ResolvedCluster, known: AwsStatus | None = None) -> Gathered:
-    """Ensures every AWS resource of the spec and reports what the plan needs; ``known`` is
-    what the last pass recorded in status, standing in for a part that fails."""
-    gathered, known = Gathered(), known or AwsStatus()
+def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
+    """Ensures every AWS resource of the spec and reports what the plan needs; ``before``
+    (what the last pass recorded in status) stands in for a part that fails."""
+    gathered, before = Gathered(), before or Known()
+    known = before.status
     region = gathered.attempt(lambda: region_of(cluster))
     if region is None:
         _conclude(gathered)
@@ -94,6 +107,9 @@ def gather(cluster: ResolvedCluster, known: AwsStatus | None = None) -> Gathered
     )
     admin_secret = gathered.attempt(
         lambda: _admin_password(gathered, cluster, region), known.admin_secret
+    )
+    keys = gathered.attempt(
+        lambda: _shared_keys(gathered, cluster, region, before), before.shared_keys is not None
     )
     bucket = gathered.attempt(lambda: _dag_bucket(cluster, region), cluster.aws_names.dag_bucket)
     profile = gathered.attempt(
@@ -116,7 +132,8 @@ def gather(cluster: ResolvedCluster, known: AwsStatus | None = None) -> Gathered
         ecs_cluster=ecs_facts and ecs_facts.cluster,
     )
     database_ready = database is not None and database.ready
-    if queues is not None and database_ready and (cluster.spec.ecs is None or ecs_facts):
+    ecs_ready = cluster.spec.ecs is None or ecs_facts is not None
+    if queues is not None and database_ready and keys and ecs_ready:
         gathered.facts = AwsFacts(region, queues, log_group, ecs_facts)
     _conclude(gathered)
     return gathered
@@ -166,16 +183,47 @@ def _database(gathered: Gathered, cluster: ResolvedCluster, region: str) -> _Dat
     identifier = rds_names.instance
     state = rds.ensure_database(region, wanted, rds_names, names.owner, names.database_secret_id)
     status = NamedState(instance=state.arn, status=state.status)
-    password = state.secret_id and secrets.read_secret(region, state.secret_id)
-    if not state.ready or not password:
+    _database_changes(gathered, identifier, state.changes, wanted.apply_immediately)
+    if not state.ready:
         gathered.provisioning = True
         message = f"RDS instance {identifier} is {state.status}"
         gathered.report("DatabaseReady", False, "Provisioning", message)
+        return _Database(status, ready=False)
+    password = state.secret_id and secrets.read_secret(region, state.secret_id)
+    if not password:
+        gathered.report("DatabaseReady", False, *_no_password(identifier, state.secret_id))
         return _Database(status, ready=False)
     ref = cluster.database_secret
     gathered.mirrored[ref.name] = {ref.key: rds.connection_url(state, password.value)}
     gathered.report("DatabaseReady", True, "Available", f"RDS instance {identifier}")
     return _Database(status, ready=True)
+
+
+def _no_password(identifier: str, secret_id: str | None) -> tuple[str, str]:
+    """Why the URL of an adopted instance cannot be made: no password source, or a gone one."""
+    if secret_id is None:
+        return "AdoptionNeedsPassword", (
+            f"RDS instance {identifier} keeps its master password outside RDS: set "
+            "database.rds.masterPasswordSecret to the Secrets Manager secret that holds it"
+        )
+    return "PasswordSecretNotFound", f"the Secrets Manager secret {secret_id} does not exist"
+
+
+def _database_changes(
+    gathered: Gathered, identifier: str, changes: tuple[str, ...], now: bool
+) -> None:
+    """DatabaseUpToDate: whether the instance is as the spec says; a change is under way now
+    or waits for the maintenance window (it does not hold Ready)."""
+    if not changes:
+        message = f"RDS instance {identifier} is as the spec says"
+        gathered.report("DatabaseUpToDate", True, "UpToDate", message)
+        return
+    fields = ", ".join(changes)
+    if now:
+        gathered.report("DatabaseUpToDate", False, "Modifying", f"RDS applies {fields} now")
+    else:
+        message = f"{fields} will change in the next maintenance window (or set applyImmediately)"
+        gathered.report("DatabaseUpToDate", False, "PendingMaintenance", message)
 
 
 def _known_database(known: NamedState | None) -> _Database | None:
@@ -196,6 +244,45 @@ def _admin_password(gathered: Gathered, cluster: ResolvedCluster, region: str) -
     )
     gathered.mirrored[cluster.names.admin_secret] = {"password": stored.value}
     return stored.arn
+
+
+def _shared_keys(gathered: Gathered, cluster: ResolvedCluster, region: str, before: Known) -> bool:
+    """The Fernet key, JWT secret and API secret key every component shares, kept in
+    Secrets Manager and mirrored into the Kubernetes Secret: a deleted Secret comes back
+    with the same keys. Keys a cluster already has are kept there first; new ones are made
+    only for a database never migrated, since encrypted connections and task tokens need the
+    old ones. True once the keys are in place."""
+    names = cluster.aws_names
+    stored = secrets.read_secret(region, names.keys_secret_id)
+    if stored is None:
+        if before.shared_keys is None and before.migrated:
+            message = (
+                f"the keys this cluster's database was used with are in neither the Secret "
+                f"{cluster.names.secrets} nor the Secrets Manager secret {names.keys_secret_id}: "
+                f"restore either (keys {', '.join(SHARED_KEYS)}); FarFlow makes no new ones"
+            )
+            gathered.report("DatabaseReady", False, "SharedKeysLost", message)
+            return False
+        keys = dict(before.shared_keys or new_shared_keys())
+        stored = secrets.ensure_secret(
+            region, names.keys_secret_id, lambda: json.dumps(keys), names.owner
+        )
+    gathered.mirrored[cluster.names.secrets] = _parsed_keys(stored.value, names.keys_secret_id)
+    return True
+
+
+def _parsed_keys(text: str, secret_id: str) -> dict[str, str]:
+    try:
+        keys = json.loads(text)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, dict) or not all(isinstance(keys.get(k), str) for k in SHARED_KEYS):
+        raise AwsError(
+            "SharedKeysInvalid",
+            f"the Secrets Manager secret {secret_id} must be a JSON object with the keys "
+            + ", ".join(SHARED_KEYS),
+        )
+    return {key: keys[key] for key in SHARED_KEYS}
 
 
 def _dag_bucket(cluster: ResolvedCluster, region: str) -> str | None:

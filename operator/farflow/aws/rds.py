@@ -6,6 +6,7 @@ so no crash in between can lose it. Nothing here waits: callers requeue until `r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -43,18 +44,32 @@ class DatabaseState:
     port: int | None
     username: str
     database: str
-    secret_id: str | None  # the Secrets Manager secret of the password; None when adopted
-    secret_arn: str | None
+    secret_id: str | None  # the Secrets Manager secret of the password; None if unknown
+    changes: tuple[str, ...] = ()  # spec fields the instance does not have yet
 
     @property
     def ready(self) -> bool:
         return self.host is not None and self.status in USABLE
 
 
-def connection_url(state: DatabaseState, password: str) -> str:
-    """The SQLAlchemy URL of the Airflow database; it holds the password: Secrets only."""
+def connection_url(state: DatabaseState, secret_value: str) -> str:
+    """The SQLAlchemy URL of the Airflow database; it holds the password: Secrets only.
+    ``secret_value`` is the password, or RDS's JSON secret with a password key."""
+    password = _password_in(secret_value)
     credentials = f"{quote(state.username, safe='')}:{quote(password, safe='')}"
     return f"postgresql+psycopg2://{credentials}@{state.host}:{state.port}/{state.database}"
+
+
+def _password_in(secret_value: str) -> str:
+    try:
+        parsed = json.loads(secret_value)
+    except ValueError:
+        return secret_value
+    return (
+        str(parsed["password"])
+        if isinstance(parsed, dict) and "password" in parsed
+        else secret_value
+    )
 
 
 def ensure_database(
@@ -67,15 +82,17 @@ def ensure_database(
     try:
         found = _instance(rds, identifier)
         if not spec.create:
-            return _state(_adopted(found, identifier), None)
+            adopted = _adopted(found, identifier)
+            return _state(adopted, spec.master_password_secret or _managed_secret(adopted))
         if found is not None and tagged_owner(found.get("TagList", [])) != owner:
             raise _not_ours(identifier)
         secret = _password(region, found, identifier, owner, password_secret_id)
         if found is None:
             found = _create(rds, spec, names, owner, secret.value)
+        changes = _apply_spec(rds, spec, found)
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, identifier) from error
-    return _state(found, secret)
+    return _state(found, secret.secret_id, changes)
 
 
 def delete_database(
@@ -188,7 +205,15 @@ def _ensure_subnet_group(
     return name
 
 
-def _state(instance: dict[str, Any], secret: SecretState | None) -> DatabaseState:
+def _managed_secret(instance: dict[str, Any]) -> str | None:
+    """The secret RDS keeps the master password in, when the instance lets RDS manage it."""
+    managed = instance.get("MasterUserSecret") or {}
+    return str(managed["SecretArn"]) if managed.get("SecretArn") else None
+
+
+def _state(
+    instance: dict[str, Any], secret_id: str | None, changes: tuple[str, ...] = ()
+) -> DatabaseState:
     endpoint = instance.get("Endpoint") or {}
     port = endpoint.get("Port")
     return DatabaseState(
@@ -198,10 +223,76 @@ def _state(instance: dict[str, Any], secret: SecretState | None) -> DatabaseStat
         host=endpoint.get("Address"),
         port=None if port is None else int(port),
         username=str(instance.get("MasterUsername", USERNAME)),
-        database=str(instance.get("DBName", DATABASE)),
-        secret_id=None if secret is None else secret.secret_id,
-        secret_arn=None if secret is None else secret.arn,
+        database=str(instance.get("DBName") or DATABASE),
+        secret_id=secret_id,
+        changes=changes,
     )
+
+
+# Spec field (as the user writes it) -> the instance's attribute, for changes made in place.
+_MODIFIABLE = {
+    "instanceClass": "DBInstanceClass",
+    "allocatedStorage": "AllocatedStorage",
+    "multiAZ": "MultiAZ",
+    "engineVersion": "EngineVersion",
+}
+
+
+def _apply_spec(rds: Any, spec: RdsSpec, instance: dict[str, Any]) -> tuple[str, ...]:
+    """Modifies the instance where it differs from the spec (now, or in the maintenance
+    window); the spec fields it does not have yet. A change RDS is already making is not
+    asked for again."""
+    wanted: dict[str, Any] = {
+        "DBInstanceClass": spec.instance_class,
+        "AllocatedStorage": spec.allocated_storage,
+        "MultiAZ": spec.multi_az,
+        "EngineVersion": spec.engine_version,
+    }
+    differ = {key: value for key, value in wanted.items() if not _has(instance, key, value)}
+    pending = instance.get("PendingModifiedValues") or {}
+    ask = {key: value for key, value in differ.items() if not _has(pending, key, value)}
+    if ask and instance["DBInstanceStatus"] == "available":
+        _check_modifiable(instance, ask)
+        major = "EngineVersion" in ask and _major(ask["EngineVersion"]) != _major(
+            instance["EngineVersion"]
+        )
+        rds.modify_db_instance(
+            DBInstanceIdentifier=instance["DBInstanceIdentifier"],
+            ApplyImmediately=spec.apply_immediately,
+            AllowMajorVersionUpgrade=major,
+            **ask,
+        )
+    return tuple(field for field, key in _MODIFIABLE.items() if key in differ)
+
+
+def _has(described: dict[str, Any], key: str, wanted: object) -> bool:
+    """Whether the instance (or its pending values) has the wanted value; an engine version
+    given as a major version matches any minor of it."""
+    found = described.get(key)
+    if key == "EngineVersion" and isinstance(found, str):
+        return found == wanted or found.startswith(f"{wanted}.")
+    return bool(found == wanted)
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", maxsplit=1)[0])
+
+
+def _check_modifiable(instance: dict[str, Any], ask: dict[str, Any]) -> None:
+    """What RDS cannot do in place, said before it refuses: shrink storage, downgrade."""
+    identifier = instance["DBInstanceIdentifier"]
+    if ask.get("AllocatedStorage", instance["AllocatedStorage"]) < instance["AllocatedStorage"]:
+        raise AwsError(
+            "StorageCannotShrink",
+            f"RDS instance {identifier} has {instance['AllocatedStorage']} GiB: allocatedStorage "
+            "can grow, never shrink",
+        )
+    if "EngineVersion" in ask and _major(ask["EngineVersion"]) < _major(instance["EngineVersion"]):
+        raise AwsError(
+            "EngineCannotDowngrade",
+            f"RDS instance {identifier} runs PostgreSQL {instance['EngineVersion']}: "
+            "engineVersion cannot go back",
+        )
 
 
 def _instance_gone(rds: Any, identifier: str, owner: str, final_snapshot: str | None) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from kubernetes.dynamic.exceptions import ConflictError
 
 from farflow.kube.client import Kube
-from farflow.objects import CREATE_ONCE_ANNOTATION, FIELD_MANAGER, Manifest, key, prune_selector
+from farflow.objects import FIELD_MANAGER, Manifest, key, prune_selector
 
 # Kinds FarFlow creates, so the only kinds it ever prunes.
 PRUNABLE = (
@@ -47,9 +47,8 @@ def contains(live: object, desired: object) -> bool:
 
 
 def _create_once(manifest: Manifest) -> bool:
-    """Generated Secrets keep their first values; Jobs are immutable and named per image."""
-    annotations = manifest["metadata"].get("annotations", {})
-    return bool(manifest["kind"] == "Job" or annotations.get(CREATE_ONCE_ANNOTATION) == "true")
+    """Jobs are immutable, and named per migration input: created once, never applied."""
+    return bool(manifest["kind"] == "Job")
 
 
 def sync(kube: Kube, manifests: Iterable[Manifest]) -> list[Key]:

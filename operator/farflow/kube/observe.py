@@ -1,5 +1,5 @@
 """Reading back what the cluster's children report: the migration Job, the Deployments, the
-Service's address and the database Secret."""
+Service's address."""
 
 from __future__ import annotations
 
@@ -81,8 +81,3 @@ def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:
     ingress = (live.get("status", {}).get("loadBalancer", {}).get("ingress") or [{}])[0]
     host = ingress.get("hostname") or ingress.get("ip")
     return f"http://{host or f'{name}.{namespace}.svc.cluster.local'}:{port}"
-
-
-def secret_has_key(kube: Kube, name: str, key: str, namespace: str) -> bool:
-    live = kube.get("v1", "Secret", name, namespace)
-    return live is not None and key in (live.get("data") or {})

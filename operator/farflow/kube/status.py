@@ -25,7 +25,11 @@ from farflow.api.status import (
 # Every condition Ready depends on, in the order a reconcile settles them; Reconciled says
 # whether the last pass got through, which a passing fault does not make the cluster less.
 SUMMARY: tuple[ConditionType, ...] = ("Ready", "Reconciled", "Deleting")
-PARTS: tuple[ConditionType, ...] = tuple(c for c in get_args(ConditionType) if c not in SUMMARY)
+# Shown where they apply (an RDS instance FarFlow made), without holding Ready.
+ADVISORY: tuple[ConditionType, ...] = ("DatabaseUpToDate",)
+PARTS: tuple[ConditionType, ...] = tuple(
+    c for c in get_args(ConditionType) if c not in (*SUMMARY, *ADVISORY)
+)
 NOT_CHECKED = ("Unknown", "Pending", "not checked yet")
 
 
@@ -81,8 +85,9 @@ class Report:
         what this pass did not look at (a condition, the workers, the AWS side) keeps the
         value it had."""
         self.conditions = {**self._earlier(), **self.conditions}
-        kinds = (*PARTS, *SUMMARY) if self.deleting else (*PARTS, "Ready", "Reconciled")
-        conditions = [self._condition(kind, now) for kind in kinds]
+        summary = SUMMARY if self.deleting else ("Ready", "Reconciled")
+        advisory = [kind for kind in ADVISORY if kind in self.conditions]
+        conditions = [self._condition(kind, now) for kind in (*PARTS, *advisory, *summary)]
         return AirflowClusterStatus(
             phase=self._phase(),
             observed_generation=self.generation,
@@ -109,7 +114,7 @@ class Report:
 
     def _earlier(self) -> dict[ConditionType, Condition]:
         """The last written conditions, as this pass would have set them."""
-        return {c.type: c for c in self.previous.conditions if c.type in PARTS}
+        return {c.type: c for c in self.previous.conditions if c.type in (*PARTS, *ADVISORY)}
 
     def _condition(self, kind: ConditionType, now: str) -> Condition:
         state, reason, message = NOT_CHECKED

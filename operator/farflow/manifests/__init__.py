@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from farflow.manifests.config_map import config_map
 from farflow.manifests.deployments import deployment
@@ -11,37 +11,32 @@ from farflow.manifests.executor_pod import pod_template_config_maps
 from farflow.manifests.job import migration_job, migration_job_name
 from farflow.manifests.network_policy import network_policy
 from farflow.manifests.rbac import rbac
-from farflow.manifests.secrets import generate_value, generated_keys, mirrored_secret, secret
+from farflow.manifests.secrets import mirrored_secret
 from farflow.manifests.service import service
 from farflow.manifests.service_accounts import service_accounts
 from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
-__all__ = ["generate_value", "manifests", "migration_job_name"]
+__all__ = ["manifests", "migration_job_name"]
 
 
 def manifests(
     plan: Plan,
     owner: Owner,
-    value: Callable[[str], str],
     mirrored: Mapping[str, Mapping[str, str]],
+    secrets_hash: str = "",
 ) -> list[Manifest]:
     """Every object of the cluster, in the order they must be applied.
 
-    ``value`` gives each generated secret key its value; only used for Secrets that do not
-    exist yet, since generated Secrets are never updated. ``mirrored`` are Secrets whose
-    values AWS keeps (Secret name -> key -> value).
+    ``mirrored`` are Secrets whose values AWS keeps (Secret name -> key -> value);
+    ``secrets_hash`` changes with the data of any Secret the pods read, and rolls them.
     """
     ordered = sorted(plan.components, key=lambda c: c.rollout_stage)
     return [
         # Identities first: pods and bindings name them.
         *service_accounts(plan, owner),
         *rbac(plan, owner),
-        # What the containers read at start: Secrets (created once) and settings.
-        *(
-            secret(plan, owner, name, {key: value(key) for key in keys})
-            for name, keys in generated_keys(plan).items()
-        ),
+        # What the containers read at start: Secrets and settings.
         *(mirrored_secret(plan, owner, name, dict(values)) for name, values in mirrored.items()),
         config_map(plan, owner),
         *pod_template_config_maps(plan, owner),
@@ -52,5 +47,5 @@ def manifests(
         # The schema migration must finish before any component (re)starts...
         migration_job(plan, owner),
         # ...then components roll by stage: API server, scheduling, workers.
-        *(deployment(plan, owner, c) for c in ordered),
+        *(deployment(plan, owner, c, secrets_hash) for c in ordered),
     ]

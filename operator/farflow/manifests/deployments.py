@@ -5,11 +5,13 @@ from __future__ import annotations
 from farflow.manifests.executor_pod import mount_pod_template
 from farflow.manifests.meta import component_selector, metadata
 from farflow.manifests.pod import container, pod_template, probe
-from farflow.objects import Manifest, Owner
+from farflow.objects import SECRETS_HASH_ANNOTATION, Manifest, Owner
 from farflow.plan.model import Component, Plan
 
 
-def deployment(plan: Plan, owner: Owner, component: Component) -> Manifest:
+def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str = "") -> Manifest:
+    """The component's Deployment; its pods roll when ``secrets_hash`` (of the data of the
+    Secrets they read) changes, as they roll when the settings do."""
     main = container(plan, component.name, component.command, component.size, component.env)
     if component.port is not None:
         main["ports"] = [{"name": "http", "containerPort": component.port, "protocol": "TCP"}]
@@ -24,6 +26,8 @@ def deployment(plan: Plan, owner: Owner, component: Component) -> Manifest:
     template = pod_template(plan, component.name, pod_spec)
     if component.name == "scheduler":  # the Kubernetes executor runs in the scheduler
         template = mount_pod_template(plan, template)
+    if secrets_hash:
+        template["metadata"]["annotations"][SECRETS_HASH_ANNOTATION] = secrets_hash
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

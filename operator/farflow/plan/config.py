@@ -6,7 +6,9 @@ read from Secrets by every container (see `secret_env`).
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 
 from farflow.api.names import KubeNames, SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
@@ -28,8 +30,19 @@ EXECUTOR_CLASSES: dict[Executor, str] = {
 }
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
-# Keys of the Secret FarFlow generates once per cluster; see farflow.manifests.secrets.
+# Keys of the Secret of the keys every component shares (FarFlow keeps them in AWS).
 FERNET_KEY, JWT_SECRET, API_SECRET_KEY = "fernet-key", "jwt-secret", "api-secret-key"
+SHARED_KEYS = (FERNET_KEY, JWT_SECRET, API_SECRET_KEY)
+
+
+def new_shared_keys() -> dict[str, str]:
+    """Fresh keys for a new cluster; a Fernet key is 32 url-safe base64-encoded bytes."""
+    fernet = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return {
+        FERNET_KEY: fernet,
+        JWT_SECRET: secrets.token_urlsafe(32),
+        API_SECRET_KEY: secrets.token_urlsafe(32),
+    }
 
 
 def env_name(section: str, key: str) -> str:

@@ -108,6 +108,14 @@ class Plan:
     def component(self, name: ComponentName) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
 
+    def secret_keys(self) -> dict[str, set[str]]:
+        """The Secret keys the components' pods read: Secret name -> keys."""
+        read: dict[str, set[str]] = {}
+        for env in (*self.secret_env, *(env for c in self.components for env in c.env)):
+            if env.secret is not None:
+                read.setdefault(env.secret.name, set()).add(env.secret.key)
+        return read
+
 
 @dataclass(frozen=True)
 class ServicePlan:
