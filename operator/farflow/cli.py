@@ -93,13 +93,19 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         default=30.0,
         help="how often every cluster is reconciled again (default: %(default)s)",
     )
+    run.add_argument(
+        "--aws-recheck-seconds",
+        type=float,
+        default=300.0,
+        help="how often a settled cluster's AWS resources are checked again; spec changes "
+        "and anything still converging are checked at once (default: %(default)s)",
+    )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
     run.set_defaults(command=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    # A namespaced operator has a KopfPeering in each of its namespaces, all alike.
-    handlers.register(args.resync_seconds, args.namespace[0] if args.namespace else None)
+    handlers.register(args.resync_seconds, args.namespace, args.aws_recheck_seconds)
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
     kopf.configure(log_format=log_format, verbose=False)
     kopf.run(

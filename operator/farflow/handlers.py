@@ -1,13 +1,14 @@
-"""kopf registrations only: creation, updates, resumption and a resync timer all call the
-one reconcile, one at a time per object."""
+"""kopf registrations only: creation, updates, resumption and a jittered resync loop all call
+the one reconcile, one at a time per object; watches of the owned kinds feed its reads."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
 from collections.abc import Iterator, Mapping
-from functools import cache
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -15,38 +16,130 @@ import kopf
 from farflow.api.resource import GROUP, PLURAL, VERSION
 from farflow.aws.session import AwsError
 from farflow.kube import peering
+from farflow.kube.cache import OWNED, CachedKube, index_id, indexed, plain
 from farflow.kube.client import KUBERNETES_ERRORS, Kube, StaleError, describe
-from farflow.objects import FINALIZER
-from farflow.reconcile import InvalidSpecError, clean_up, reconcile
+from farflow.objects import FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL
+from farflow.reconcile import AwsRecheck, InvalidSpecError, clean_up, reconcile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 BUSY_RETRY = 2.0  # seconds before a handler tries again while another reconciles its object
 KUBE_RETRY = 10.0
+JITTER = 0.2  # each resync waits the period, give or take a fifth, so clusters spread out
 
 
-@cache
-def _kube() -> Kube:
-    return Kube()
+@dataclass
+class Handlers:
+    """The operator's handlers and what they share: the client, the AWS recheck cache, the
+    namespaces it watches (None: all) and the objects being reconciled."""
+
+    resync_seconds: float
+    namespaces: list[str] | None
+    recheck: AwsRecheck
+    kube: Kube = field(default_factory=Kube)
+    _running: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_change(self, body: kopf.Body, **kwargs: Any) -> None:
+        self._reconcile(body, kwargs)
+
+    def resync(self, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: Any) -> None:
+        """Reconciles the cluster every period for as long as it exists, first after a
+        random share of the period (so an operator restart does not resync all at once)."""
+        delay = random.uniform(0, self.resync_seconds)
+        while not stopped.wait(delay):
+            delay = self._jittered(self.resync_seconds)
+            try:
+                self._reconcile(body, kwargs)
+            except kopf.TemporaryError as error:
+                delay = self._jittered(error.delay or self.resync_seconds)
+                logging.getLogger(__name__).info("resync: %s", error)
+            except kopf.PermanentError as error:  # an invalid spec: status says so
+                logging.getLogger(__name__).warning("resync: %s", error)
+
+    def on_delete(self, body: kopf.Body, **kwargs: Any) -> None:
+        with self._one_at_a_time(body), _kubernetes_faults():
+            try:
+                delay = clean_up(plain(body), self._cached(kwargs))
+            except (AwsError, InvalidSpecError) as error:  # status says why; try again later
+                raise kopf.TemporaryError(f"cleanup failed: {error}", delay=60) from error
+        if delay is not None:
+            raise kopf.TemporaryError("AWS cleanup still running", delay=delay)
+
+    def _reconcile(self, body: kopf.Body, kwargs: Mapping[str, Any]) -> None:
+        with self._one_at_a_time(body), _kubernetes_faults():
+            try:
+                delay = reconcile(plain(body), self._cached(kwargs), self.recheck)
+            except InvalidSpecError as error:
+                raise kopf.PermanentError(f"invalid spec: {error}") from error
+        if delay is not None:
+            raise kopf.TemporaryError("still converging", delay=delay)
+
+    def _cached(self, kwargs: Mapping[str, Any]) -> Kube:
+        """The client, reading the owned objects from the watches kopf keeps for them."""
+        indices = {kind: kwargs[index_id(*kind)] for kind in OWNED if index_id(*kind) in kwargs}
+        return CachedKube(self.kube, indices, self.namespaces)
+
+    @contextlib.contextmanager
+    def _one_at_a_time(self, body: kopf.Body) -> Iterator[None]:
+        """The resync loop and the change handlers run in parallel threads: one reconciles
+        an object while the others try again shortly."""
+        uid = body["metadata"]["uid"]
+        with self._lock:
+            if uid in self._running:
+                raise kopf.TemporaryError("another handler reconciles this cluster", BUSY_RETRY)
+            self._running.add(uid)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.discard(uid)
+
+    @staticmethod
+    def _jittered(seconds: float) -> float:
+        return seconds * random.uniform(1 - JITTER, 1 + JITTER)
 
 
-def register(resync_seconds: float, peering_namespace: str | None = None) -> None:
-    """Registers the handlers with kopf; the resync timer fires every ``resync_seconds``.
-    ``peering_namespace``: where the KopfPeering is, for an operator of one namespace."""
+@contextlib.contextmanager
+def _kubernetes_faults() -> Iterator[None]:
+    """The API server's faults as kopf retries: a spec that changed meanwhile at once (its
+    new version comes with the retry), a failing or silent server a little later."""
+    try:
+        yield
+    except StaleError as error:
+        raise kopf.TemporaryError(str(error), delay=1) from error
+    except KUBERNETES_ERRORS as error:
+        raise kopf.TemporaryError(f"Kubernetes API: {describe(error)}", KUBE_RETRY) from error
+
+
+def register(
+    resync_seconds: float, namespaces: list[str] | None, aws_recheck_seconds: float
+) -> None:
+    """Registers the handlers with kopf: the resync loop runs every ``resync_seconds`` (give
+    or take), AWS is checked at most every ``aws_recheck_seconds`` while nothing changes."""
+    handlers = Handlers(resync_seconds, namespaces or None, AwsRecheck(aws_recheck_seconds))
     kopf.on.startup()(configure)
 
     @kopf.on.probe(id="peering")
     def peering_state(settings: kopf.OperatorSettings, **_: Any) -> str:
         """In the liveness answer: whether this replica reconciles (active) or waits."""
         name = "" if settings.peering.standalone else settings.peering.name
-        return peering.state(_kube(), name, settings.peering.priority, peering_namespace)
+        # A namespaced operator has a KopfPeering in each of its namespaces, all alike.
+        where = namespaces[0] if namespaces else None
+        return peering.state(handlers.kube, name, settings.peering.priority, where)
 
-    kopf.on.resume(*RESOURCE)(on_change)
-    kopf.on.create(*RESOURCE)(on_change)
-    kopf.on.update(*RESOURCE, field="spec")(on_change)
-    kopf.timer(*RESOURCE, interval=resync_seconds, initial_delay=resync_seconds)(resync)
+    for kind, resource in OWNED.items():
+        kopf.index(*resource, id=index_id(*kind), labels={MANAGED_BY_LABEL: FIELD_MANAGER})(_index)
+    kopf.on.resume(*RESOURCE)(handlers.on_change)
+    kopf.on.create(*RESOURCE)(handlers.on_change)
+    kopf.on.update(*RESOURCE, field="spec")(handlers.on_change)
+    kopf.daemon(*RESOURCE, cancellation_timeout=60)(handlers.resync)
     # Every cluster has something to clean up (see farflow.cleanup): kopf adds its finalizer,
     # FINALIZER (see configure), before any handler runs.
-    kopf.on.delete(*RESOURCE)(on_delete)
+    kopf.on.delete(*RESOURCE)(handlers.on_delete)
+
+
+def _index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    return indexed(body)
 
 
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -61,70 +154,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.request_timeout = 60
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # Change handlers run in kopf's thread pool; many clusters need more than its default.
+    settings.execution.max_workers = 20
     for noisy in ("kubernetes", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def on_change(body: kopf.Body, **_: Any) -> None:
-    _reconcile(body)
-
-
-def resync(body: kopf.Body, **_: Any) -> None:
-    _reconcile(body)
-
-
-def on_delete(body: kopf.Body, **_: Any) -> None:
-    with _one_at_a_time(body):
-        try:
-            delay = clean_up(_plain(body), _kube())
-        except (AwsError, InvalidSpecError) as error:  # status says why; try again later
-            raise kopf.TemporaryError(f"cleanup failed: {error}", delay=60) from error
-        except StaleError as error:
-            raise kopf.TemporaryError(str(error), delay=1) from error
-        except KUBERNETES_ERRORS as error:
-            raise kopf.TemporaryError(f"Kubernetes API: {describe(error)}", KUBE_RETRY) from error
-    if delay is not None:
-        raise kopf.TemporaryError("AWS cleanup still running", delay=delay)
-
-
-def _reconcile(body: kopf.Body) -> None:
-    with _one_at_a_time(body):
-        try:
-            delay = reconcile(_plain(body), _kube())
-        except InvalidSpecError as error:
-            raise kopf.PermanentError(f"invalid spec: {error}") from error
-        except StaleError as error:  # the spec changed meanwhile: look at the new one
-            raise kopf.TemporaryError(str(error), delay=1) from error
-        except KUBERNETES_ERRORS as error:
-            raise kopf.TemporaryError(f"Kubernetes API: {describe(error)}", KUBE_RETRY) from error
-    if delay is not None:
-        raise kopf.TemporaryError("still converging", delay=delay)
-
-
-_running: set[str] = set()
-_running_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _one_at_a_time(body: kopf.Body) -> Iterator[None]:
-    """The timer and the change handlers run in parallel threads: one reconciles an object
-    while the others try again shortly."""
-    uid = body["metadata"]["uid"]
-    with _running_lock:
-        if uid in _running:
-            raise kopf.TemporaryError("another handler reconciles this cluster", BUSY_RETRY)
-        _running.add(uid)
-    try:
-        yield
-    finally:
-        with _running_lock:
-            _running.discard(uid)
-
-
-def _plain(value: Any) -> Any:
-    """kopf's read-only views as plain dicts and lists."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

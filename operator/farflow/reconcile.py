@@ -4,7 +4,9 @@ parse -> resolve -> AWS facts -> plan -> build -> apply (staged) -> status."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,8 +15,8 @@ from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AwsStatus, MigrationStatus
-from farflow.aws.cleanup import leftovers
-from farflow.aws.facts import Known, gather
+from farflow.aws.cleanup import as_recorded, leftovers
+from farflow.aws.facts import Gathered, Known, gather
 from farflow.aws.session import AwsError
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync, write
@@ -38,12 +40,34 @@ class InvalidSpecError(Exception):
     """The spec cannot work; nothing but editing it helps."""
 
 
-def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
+@dataclass
+class AwsRecheck:
+    """The AWS side, checked at most every ``seconds`` while the spec stays the same and the
+    last check found everything in place: AWS resources do not drift by themselves the way
+    Kubernetes objects can, and every check costs calls (and money at scale)."""
+
+    seconds: float
+    _last: dict[str, tuple[int, float, Gathered]] = field(default_factory=dict)
+
+    def gathered(self, body: dict[str, Any], check: Callable[[], Gathered]) -> Gathered:
+        uid, generation = body["metadata"]["uid"], body["metadata"]["generation"]
+        last = self._last.get(uid)
+        if last is not None and last[0] == generation and time.monotonic() < last[1]:
+            return last[2]
+        gathered = check()
+        if gathered.errors or gathered.provisioning or gathered.facts is None:
+            self._last.pop(uid, None)  # look again next pass
+        else:
+            self._last[uid] = (generation, time.monotonic() + self.seconds, gathered)
+        return gathered
+
+
+def reconcile(body: dict[str, Any], kube: Kube, recheck: AwsRecheck | None = None) -> float | None:
     """Moves the cluster one step closer to its spec; returns seconds until it should look
     again while something is still converging, or None once settled."""
     report = Report(previous_status(body.get("status")), body["metadata"]["generation"])
     try:
-        delay = _converge(body, kube, report)
+        delay = _converge(body, kube, report, recheck or AwsRecheck(0))
         report.settled = delay is None and not report.failed
         return delay
     except KUBERNETES_ERRORS as error:
@@ -53,10 +77,12 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
         _write_status(body, kube, report)
 
 
-def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
+def _converge(
+    body: dict[str, Any], kube: Kube, report: Report, recheck: AwsRecheck
+) -> float | None:
     cluster = resolve(_parsed(body, report))
     report.suspended = cluster.spec.suspend
-    gathered = gather(cluster, _known(cluster, kube, report))
+    gathered = recheck.gathered(body, lambda: gather(cluster, _known(cluster, kube, report)))
     report.record(gathered.conditions)
     report.aws = gathered.status
     _passed(report, gathered.errors)
@@ -179,7 +205,7 @@ ESCAPE = (
 def _clean_up(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     annotations = body["metadata"].get("annotations") or {}
     skip = annotations.get(SKIP_AWS_CLEANUP_ANNOTATION) == "true"
-    cluster = resolve(_parsed(body, report))
+    cluster = as_recorded(resolve(_parsed(body, report)), report.previous.aws)
     if report.previous.aws is None:  # no pass got as far as AWS: nothing was made there
         return None if cleanup.clean_up(cluster, kube, skip_aws=True) else PROGRESS_RETRY
     if skip and (left := leftovers(cluster)):

@@ -26,6 +26,7 @@ from tests.fixtures.operator import (
     apply_cluster,
     audit_writes,
     get_json,
+    operator_requests,
     sleep_resyncs,
     wait_for,
     wait_ready,
@@ -404,3 +405,21 @@ def test_pods_roll_when_a_secret_they_read_changes(
         "every component rolled onto the new database password",
     )
     wait_ready(local_cluster, namespace)
+
+
+def test_a_settled_cluster_costs_few_requests_per_resync(
+    local_cluster: Any, namespace: str, operators: Operators, aws_faults: AwsProxy
+) -> None:
+    """At rest, the owned objects are read from watches and AWS is checked every 10 minutes:
+    at most 5 Kubernetes requests and 2 AWS calls per resync (M14)."""
+    operators.start(aws_recheck=600)
+    apply_cluster(local_cluster, namespace)
+    wait_ready(local_cluster, namespace)
+    sleep_resyncs(2)
+    since, aws_before = time.time() + 1, len(aws_faults.actions)
+    sleep_resyncs(6)
+    requests = operator_requests(local_cluster.audit_log, since)
+    passes = requests.count("get secrets/airflow-db")  # each pass reads the user's Secret once
+    assert passes >= 3, requests
+    assert len(requests) <= 5 * passes, requests
+    assert len(aws_faults.actions) - aws_before <= 2 * passes

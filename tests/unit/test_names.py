@@ -8,6 +8,8 @@ import re
 import pytest
 
 from farflow.api.names import bucket_name, dead_letter_queue_name, instance_identifier
+from farflow.api.status import AwsStatus, NamedState
+from farflow.aws.cleanup import as_recorded
 from tests.unit.planning import cluster
 
 pytestmark = pytest.mark.unit
@@ -100,3 +102,30 @@ def test_names_the_spec_gives_win() -> None:
 def test_a_created_bucket_without_a_name_gets_the_default() -> None:
     made = cluster({"spec": {"dags": {"image": None, "s3": {"create": True}}}})
     assert made.aws_names.dag_bucket == bucket_name("default", "minimal")
+
+
+def test_cleanup_removes_what_status_recorded_not_what_the_spec_names_now() -> None:
+    made = cluster(
+        {
+            "metadata": {"uid": "0a1b2c3d-0000"},
+            "spec": {
+                "database": {
+                    "connectionSecretRef": None,
+                    "rds": {"subnetGroupName": "dbs", "instanceIdentifier": "now-db"},
+                },
+            },
+        }
+    )
+    recorded = AwsStatus(
+        queue_urls={"default": "https://sqs.eu-west-1.amazonaws.com/1/made-default"},
+        log_group_arn="arn:aws:logs:eu-west-1:1:log-group:/made/logs",
+        database=NamedState(instance="arn:aws:rds:eu-west-1:1:db:made-db", status="available"),
+    )
+    names = as_recorded(made, recorded).aws_names
+    assert [(q.celery, q.sqs, q.dead_letter) for q in names.queues] == [
+        ("default", "made-default", "made-default-dlq")
+    ]
+    assert names.log_group == "/made/logs"
+    assert names.rds is not None
+    assert (names.rds.instance, names.rds.final_snapshot) == ("made-db", "made-db-final-0a1b2c3d")
+    assert as_recorded(made, None) == made

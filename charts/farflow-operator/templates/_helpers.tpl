@@ -50,27 +50,27 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
 - apiGroups: ["farflow.io"]
   resources: ["airflowclusters/status"]
   verbs: ["patch"]
-# kube/apply.py: server-side apply (patch; creating an object by apply also needs create)
-# after a get, create-once Secrets and Jobs, and pruning (list + delete) of these kinds;
-# kube/observe.py reads Deployments, Jobs, Services and the database Secret.
+# kube/apply.py: server-side apply (patch; creating an object by apply also needs create),
+# create-once Jobs, and pruning (delete) of these kinds; kube/cache.py reads them from
+# watches (list + watch); users' Secrets (the database URL, ...) are read with get.
 - apiGroups: [""]
   resources: ["serviceaccounts", "secrets", "configmaps", "services"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # kopf and kube/events.py post Events.
 - apiGroups: [""]
   resources: ["events"]

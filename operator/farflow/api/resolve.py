@@ -168,6 +168,7 @@ class ResolvedCluster:
     spec: ResolvedSpec
     names: KubeNames
     aws_names: AwsNames
+    uid: str = ""  # the API server's id of the object; none for a manifest in a file
 
     @property
     def qualified_name(self) -> str:
@@ -224,6 +225,7 @@ def resolve(cluster: AirflowCluster) -> ResolvedCluster:
         spec=resolved,
         names=names,
         aws_names=aws_names(meta.namespace, meta.name, resolved, log_group, meta.uid or ""),
+        uid=meta.uid or "",
     )
 
 

@@ -8,9 +8,11 @@ a deletion that skips AWS can tell the user exactly what it left.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from farflow.api.names import QueueNames, dead_letter_queue_name, rds_names
 from farflow.api.resolve import ResolvedCluster
+from farflow.api.status import AwsStatus
 from farflow.aws import ecs, eks, rds, s3, secrets
 from farflow.aws.facts import region_of
 from farflow.aws.logs import delete_log_group
@@ -28,6 +30,32 @@ def remove_aws(cluster: ResolvedCluster) -> bool:
     region = region_of(cluster)
     done = [part.remove(cluster, region) for part in PARTS if part.what(cluster)]
     return all(done)  # every part ran, finished or not
+
+
+def as_recorded(cluster: ResolvedCluster, recorded: AwsStatus | None) -> ResolvedCluster:
+    """``cluster`` with the names of the AWS resources status recorded where they differ
+    from what the spec names now: cleanup removes what was made, not what would be."""
+    if recorded is None:
+        return cluster
+    names = cluster.aws_names
+    rds = names.rds
+    if rds is not None and recorded.database and recorded.database.instance:
+        rds = rds_names(recorded.database.instance.rsplit(":db:", 1)[-1], cluster.uid)
+    ecs = names.ecs
+    if ecs is not None and recorded.ecs_cluster:
+        ecs = replace(ecs, cluster=recorded.ecs_cluster.rsplit("/", 1)[-1])
+    log_group = names.log_group
+    if recorded.log_group_arn:
+        log_group = recorded.log_group_arn.split(":log-group:", 1)[-1]
+    queues = names.queues
+    if recorded.queue_urls:
+        sqs = {celery: url.rsplit("/", 1)[-1] for celery, url in recorded.queue_urls.items()}
+        queues = tuple(QueueNames(c, q, dead_letter_queue_name(q)) for c, q in sqs.items())
+    bucket = recorded.dag_bucket if names.dag_bucket and recorded.dag_bucket else names.dag_bucket
+    recorded_names = replace(
+        names, rds=rds, ecs=ecs, log_group=log_group, queues=queues, dag_bucket=bucket
+    )
+    return replace(cluster, aws_names=recorded_names)
 
 
 def leftovers(cluster: ResolvedCluster) -> list[str]:

@@ -11,22 +11,12 @@ from collections.abc import Iterable
 
 from kubernetes.dynamic.exceptions import ConflictError
 
+from farflow.kube.cache import OWNED
 from farflow.kube.client import Kube
 from farflow.objects import FIELD_MANAGER, Manifest, key, prune_selector
 
 # Kinds FarFlow creates, so the only kinds it ever prunes.
-PRUNABLE = (
-    ("apps/v1", "Deployment"),
-    ("batch/v1", "Job"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("v1", "Service"),
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    ("rbac.authorization.k8s.io/v1", "Role"),
-    ("v1", "ServiceAccount"),
-)
+PRUNABLE = tuple(OWNED)
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 
