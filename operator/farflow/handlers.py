@@ -50,8 +50,8 @@ class Handlers:
             delay = self._jittered(self.resync_seconds)
             try:
                 self._reconcile(body, kwargs)
-            except kopf.TemporaryError as error:
-                delay = self._jittered(error.delay or self.resync_seconds)
+            except kopf.TemporaryError as error:  # sooner if the cluster is converging
+                delay = self._jittered(min(error.delay or self.resync_seconds, self.resync_seconds))
                 logging.getLogger(__name__).info("resync: %s", error)
             except kopf.PermanentError as error:  # an invalid spec: status says so
                 logging.getLogger(__name__).warning("resync: %s", error)
