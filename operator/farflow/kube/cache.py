@@ -53,10 +53,11 @@ class CachedKube(Kube):
         self._namespaces = None if namespaces is None else frozenset(namespaces)
 
     def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
+        """From the index when it has the object; else from the API server, as the index
+        holds only FarFlow's objects (a user's Secret of the same kind is not in it)."""
         index = self._index(api_version, kind, namespace)
-        if index is None:
-            return super().get(api_version, kind, name, namespace)
-        return next(iter(index.get((namespace, name), ())), None)
+        found = next(iter(index.get((namespace, name), ())), None) if index else None
+        return found if found is not None else super().get(api_version, kind, name, namespace)
 
     def list(self, api_version: str, kind: str, namespace: str, selector: str) -> list[Manifest]:
         index = self._index(api_version, kind, namespace)
