@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from farflow.api import parse
+from farflow.api.resource import MAX_NAME_LENGTH
 from farflow.fargate import is_valid, pod_size
 from farflow.kube.apply import PRUNABLE
 from farflow.objects import key
+from farflow.render import rendered
+from tests.cases import FULL, load, merged
 from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind
 
 pytestmark = pytest.mark.unit
@@ -344,3 +349,43 @@ def test_a_changed_pod_template_rolls_the_scheduler_alone() -> None:
     assert after[POD_TEMPLATE_HASH] != before[POD_TEMPLATE_HASH]
     # The Airflow settings did not change: the other components do not roll.
     assert after["farflow.io/config-hash"] == before["farflow.io/config-hash"]
+
+
+# What the API server checks of names and labels, which its OpenAPI schemas do not say.
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
+NAME_RULES = {"Service": DNS_1035_LABEL, "Job": DNS_LABEL}  # a Job's name is its pods' label
+
+
+def assert_names_valid(manifest: dict) -> None:  # type: ignore[type-arg]
+    meta = manifest["metadata"]
+    rule = NAME_RULES.get(manifest["kind"], DNS_SUBDOMAIN)
+    assert rule.fullmatch(meta["name"]), (manifest["kind"], meta["name"])
+    assert DNS_LABEL.fullmatch(meta["namespace"]), meta["namespace"]
+    templates = [manifest.get("spec", {}).get("template", {}).get("metadata", {}), meta]
+    for labels in (t.get("labels", {}) for t in templates):
+        for value in labels.values():
+            assert LABEL_VALUE.fullmatch(value), (manifest["kind"], meta["name"], value)
+
+
+def test_the_longest_accepted_name_renders_valid_objects() -> None:
+    longest = "a" * MAX_NAME_LENGTH
+    namespace = "n" * 63
+    full = merged(
+        load(FULL),
+        {
+            "metadata": {"name": longest, "namespace": namespace},
+            "spec": {"pods": {"namespace": "t" * 63}},
+        },
+    )
+    objects = rendered(parse(full), "123456789012")
+    for manifest in objects:
+        kubernetes_validate.validate(manifest, "1.36", strict=True)
+        assert_names_valid(manifest)
+    pod = executor_pod(objects)
+    kubernetes_validate.validate(pod, "1.36", strict=True)
+    assert_names_valid(
+        {**pod, "metadata": {**pod["metadata"], "name": longest, "namespace": namespace}}
+    )

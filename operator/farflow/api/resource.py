@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from farflow.api.rules import Matching
 from farflow.api.spec import AirflowClusterSpec
 from farflow.api.status import AirflowClusterStatus
 from farflow.api.types import K8sName
@@ -17,6 +18,17 @@ KIND = "AirflowCluster"
 PLURAL = "airflowclusters"
 SINGULAR = "airflowcluster"
 SHORT_NAMES = ("af",)
+# The longest name whose derived names still fit: <name>-migrate-<8 hex> is a Job name, and a
+# Job's name must fit its pods' 63-character job-name label; <name>-api-server is a Service,
+# a DNS label that starts with a letter and has no dots.
+MAX_NAME_LENGTH = 46
+CLUSTER_NAME = Matching(
+    f"[a-z]([-a-z0-9]{{0,{MAX_NAME_LENGTH - 2}}}[a-z0-9])?",
+    f"must start with a lowercase letter and be at most {MAX_NAME_LENGTH} lowercase letters, "
+    "digits and '-' (no dots): FarFlow derives names such as <name>-api-server and "
+    "<name>-migrate-<hash> from it",
+    253,  # the API server's own limit: longer names are refused by the pattern, with its message
+)
 
 
 class Metadata(BaseModel):
@@ -24,7 +36,7 @@ class Metadata(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: K8sName = Field(description="Name of the AirflowCluster.")
+    name: Annotated[str, CLUSTER_NAME] = Field(description="Name of the AirflowCluster.")
     namespace: K8sName = Field("default", description="Namespace of the AirflowCluster.")
 
 
