@@ -389,3 +389,16 @@ def test_the_longest_accepted_name_renders_valid_objects() -> None:
     assert_names_valid(
         {**pod, "metadata": {**pod["metadata"], "name": longest, "namespace": namespace}}
     )
+
+
+def test_a_digest_pins_every_airflow_container() -> None:
+    digest = f"sha256:{'0' * 64}"
+    image = {"tag": "moving", "digest": digest}
+    objects = built({"spec": {"airflow": {**KUBERNETES["airflow"], "image": image}}})
+    images = {c["image"] for spec in pod_specs(objects) for c in spec["containers"]}
+    assert images == {f"apache/airflow@{digest}"}
+    assert {m["kind"] for m in objects if m["kind"] in ("Deployment", "Job")} == {
+        "Deployment",
+        "Job",
+    }
+    assert len(pod_template_maps(objects)) == 1  # the executor's pods are among them

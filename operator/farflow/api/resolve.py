@@ -97,7 +97,9 @@ class ResolvedImage(ImageSpec):
 
     @property
     def reference(self) -> str:
-        """repository:tag, as a container's image."""
+        """The image as containers pull it: repository@digest when pinned, else repository:tag."""
+        if self.digest:
+            return f"{self.repository}@{self.digest}"
         return f"{self.repository}:{self.tag}"
 
 

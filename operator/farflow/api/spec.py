@@ -22,6 +22,8 @@ from farflow.api.types import (
     EnvVarName,
     GitRepository,
     IamRoleArn,
+    ImageDigest,
+    ImageReference,
     ImageRepository,
     ImageTag,
     K8sName,
@@ -111,6 +113,11 @@ class ImageSpec(SpecModel):
         "transport (pycurl) and every provider FarFlow uses.",
     )
     tag: ImageTag | None = Field(None, description="Image tag. Defaults to the Airflow version.")
+    digest: ImageDigest | None = Field(
+        None,
+        description="Image digest (sha256:...). When set, every container and ECS task "
+        "definition pulls repository@digest, and the tag only names it.",
+    )
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         "IfNotPresent", description="Kubernetes image pull policy."
     )
@@ -542,10 +549,10 @@ class EcsSpec(SpecModel):
         description="Role ECS uses to pull the image and write awslogs."
     )
     assign_public_ip: bool = Field(False, description="Give tasks a public IP.")
-    task_image: ImageRepository | None = Field(
+    task_image: ImageReference | None = Field(
         None,
-        description="Image EcsRunTaskOperator DAGs run (tasks/ecs_task), as repository:tag; "
-        "FarFlow registers a task definition for it.",
+        description="Image EcsRunTaskOperator DAGs run (tasks/ecs_task), as repository:tag or "
+        "repository@sha256:digest; FarFlow registers a task definition for it.",
     )
     task_resources: Resources | None = Field(
         None, description="Size of those tasks, snapped to Fargate. Defaults to 0.25 vCPU/0.5 GB."

@@ -59,6 +59,22 @@ ImageRepository = Annotated[
         255,
     ),
 ]
+ImageDigest = Annotated[
+    str,
+    Matching(
+        "sha256:[0-9a-f]{64}", "must be an image digest such as sha256:<64 hexadecimal digits>", 71
+    ),
+]
+# repository[:tag][@sha256:digest], as a container's image (ECS task definitions).
+ImageReference = Annotated[
+    str,
+    Matching(
+        "[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?(@sha256:[0-9a-f]{64})?",
+        "must be an image such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/task:1.0, "
+        "optionally pinned as ...@sha256:<digest>",
+        336,
+    ),
+]
 ImageTag = Annotated[
     str,
     Matching(
