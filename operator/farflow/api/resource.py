@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from farflow.api.errors import FieldError
 from farflow.api.rules import Matching
 from farflow.api.spec import AirflowClusterSpec
 from farflow.api.status import AirflowClusterStatus
@@ -55,3 +56,14 @@ class AirflowCluster(BaseModel):
 def parse(manifest: dict[str, Any]) -> AirflowCluster:
     """Validates a manifest; raises pydantic.ValidationError naming each bad field."""
     return AirflowCluster.model_validate(manifest)
+
+
+def identity_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldError]:
+    """What the API server's transition rules refuse in an update of the manifest ``old`` to
+    ``new``: a changed field that names the cluster's resources."""
+    before, after = old.get("spec") or {}, new.get("spec") or {}
+    return [
+        FieldError("spec." + ".".join(rule.path), rule.message)
+        for rule in AirflowClusterSpec.immutable
+        if rule.changed(before, after)
+    ]

@@ -7,11 +7,11 @@ for the user. Defaults here are the defaults everywhere: the CRD carries the sca
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from farflow.api.rules import Rule, SpecModel, named_or_created, no_duplicates
+from farflow.api.rules import Immutable, Rule, SpecModel, named_or_created, no_duplicates
 from farflow.api.types import (
     AirflowVersion,
     AwsRegion,
@@ -36,6 +36,7 @@ from farflow.api.types import (
 from farflow.fargate import MAX_MEMORY_MIB, MAX_VCPU, OVERHEAD_MIB, parse_cpu, parse_memory_mib
 
 DEFAULT_AIRFLOW_VERSION = "3.3.2"
+DEFAULT_QUEUES = ("default",)
 Executor = Literal["Celery", "Kubernetes", "Ecs"]
 SizePreset = Literal["micro", "small", "medium", "large", "xlarge", "2xlarge"]
 
@@ -503,7 +504,7 @@ class WorkersSpec(SpecModel):
         None, ge=1, le=256, description="Tasks one worker runs at once. Defaults to the preset's."
     )
     queues: Queues = Field(
-        default_factory=lambda: ["default"],
+        default_factory=lambda: list(DEFAULT_QUEUES),
         min_length=1,
         max_length=16,
         description="Celery queues the workers consume; the first is the default queue. Each "
@@ -604,6 +605,61 @@ class AdminSpec(SpecModel):
     )
 
 
+MOVE = (
+    "to change it, create a new AirflowCluster with the new value, move the metadata database "
+    "and DAGs to it, then delete this one (its deletion policies decide what is kept)"
+)
+
+
+def _identity(path: str, why: str, **kwargs: Any) -> Immutable:
+    """An identity of the cluster's AWS side: changing it would orphan what FarFlow made."""
+    return Immutable(tuple(path.split(".")), f"spec.{path} cannot change: {why}; {MOVE}", **kwargs)
+
+
+# What names the resources a cluster owns. Editing one would start Airflow on new, empty
+# resources while the old ones keep running, never cleaned up.
+IDENTITY = (
+    _identity("aws.region", "every AWS resource of the cluster lives in its region"),
+    _identity(
+        "database.rds",
+        "switching between rds and connectionSecretRef starts Airflow on another, empty "
+        "metadata database",
+        presence=True,
+    ),
+    _identity(
+        "database.rds.instanceIdentifier",
+        "FarFlow would create a new, empty RDS instance and orphan the old one",
+    ),
+    _identity(
+        "broker.sqs.queueNamePrefix",
+        "FarFlow would create new queues and the tasks waiting in the old ones would be lost",
+    ),
+    _identity(
+        "workers.queues",
+        "a queue can be added but not removed, as its SQS queue and the tasks waiting in it "
+        "would be orphaned",
+        default=DEFAULT_QUEUES,
+        grows=True,
+    ),
+    _identity(
+        "dags.s3.bucket",
+        "the DAG bucket FarFlow made (and cleans up) would be left behind",
+    ),
+    _identity(
+        "logging.cloudwatch.logGroup",
+        "the task logs so far stay in the old group, which FarFlow would no longer clean up",
+    ),
+    _identity(
+        "ecs.cluster.name",
+        "the ECS cluster and task definitions FarFlow made would be orphaned",
+    ),
+    _identity(
+        "fargate.clusterName",
+        "the Fargate profiles FarFlow made live in that EKS cluster and would be orphaned",
+    ),
+)
+
+
 def _ecs_block_if_ecs_executor(spec: AirflowClusterSpec) -> bool:
     return "Ecs" not in spec.airflow.executors or spec.ecs is not None
 
@@ -619,6 +675,7 @@ class AirflowClusterSpec(SpecModel):
             holds=_ecs_block_if_ecs_executor,
         ),
     )
+    immutable = IDENTITY
 
     airflow: AirflowSpec = Field(default_factory=AirflowSpec, description="Airflow itself.")
     size: SizePreset = Field(
