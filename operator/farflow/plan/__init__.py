@@ -64,8 +64,11 @@ def _migration_command(spec: ResolvedSpec) -> tuple[str, ...]:
         ["airflow", "users", "create", "--username", username, "--role", "Admin",
          "--firstname", "Airflow", "--lastname", "Admin", "--email", email]
     )  # fmt: skip
-    # The password comes from the Job's environment, so it never appears in the command.
-    script = f'airflow db migrate && {create_admin} --password "$FARFLOW_ADMIN_PASSWORD"'
+    # The password comes from the Job's environment and reaches `users create` on stdin (its
+    # password prompt, twice): bash's printf is a builtin, so no process's argv (visible in
+    # /proc/*/cmdline) ever holds it.
+    password = 'printf "%s\\n%s\\n" "$FARFLOW_ADMIN_PASSWORD" "$FARFLOW_ADMIN_PASSWORD"'
+    script = f"airflow db migrate && {password} | {create_admin}"
     return ("bash", "-c", script)
 
 
