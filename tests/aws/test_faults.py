@@ -12,7 +12,7 @@ from farflow.aws.session import TAG_KEY, AwsError
 from farflow.aws.sqs import ensure_queues
 from tests.aws.moto_env import unique
 from tests.fixtures.aws import REGION, queue_names
-from tests.fixtures.aws_proxy import AwsProxy, Fault
+from tests.fixtures.aws_proxy import CALLER, AwsProxy, Fault
 
 pytestmark = pytest.mark.aws
 OWNER = "faults/test"
@@ -36,6 +36,18 @@ def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> Non
     assert str(denied.value).startswith(f"sqs:CreateQueue {name} failed: AccessDeniedException")
     queues = boto3.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])
     assert queues == []
+
+
+def test_access_denied_does_not_show_the_operators_role(aws: AwsProxy) -> None:
+    """Status and Events are read by every user of the namespace: AWS's text names the
+    caller, the operator's role and session, which the message leaves out."""
+    aws.faults["sqs:CreateQueue"] = Fault("denied")
+    with pytest.raises(AwsError) as denied:
+        ensure_queues(SqsSpec(), queue_names(default=unique("denied")), REGION, OWNER)
+    message = str(denied.value)
+    assert CALLER.split("/")[0] not in message
+    assert "farflow-operator" not in message
+    assert "User: the operator's role is not authorized to perform: sqs:CreateQueue" in message
 
 
 def test_access_denied_on_a_later_step_is_reported(aws: AwsProxy) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,6 +31,10 @@ IAM_ACTIONS = {
     "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
 }
+
+
+# An IAM or STS principal (the operator's role, its session) in AWS's own error text.
+_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^\s,;]+")
 
 
 class AwsError(Exception):
@@ -72,9 +77,15 @@ def explain(error: ClientError | BotoCoreError, action: str) -> AwsError:
     """An AwsError naming the failed action and what AWS said, for a status condition."""
     if isinstance(error, ClientError):
         code = error_code(error) or "Unknown"
-        text = error.response.get("Error", {}).get("Message", "")
+        text = redacted(error.response.get("Error", {}).get("Message", ""))
         return AwsError(code, f"{action} failed: {code}: {text}")
     return AwsError("AwsUnreachable", f"{action} failed: {error}")
+
+
+def redacted(text: str) -> str:
+    """AWS's message without the principal that made the call: status and Events are read by
+    every user of the namespace, and the operator's role is none of their business."""
+    return _PRINCIPAL.sub("the operator's role", text)
 
 
 def error_code(error: ClientError) -> str:
