@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.names import QueueNames
 from farflow.api.spec import SqsSpec
-from farflow.aws.session import TAG_KEY, client, error_code, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
 
 _failed = partial(failed, "sqs")
 
@@ -85,12 +85,14 @@ def _ensured(sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str) -> str:
 
 
 def _queue(sqs: Any, sqs_name: str, attributes: dict[str, str], owner: str) -> str:
-    """The queue's URL; created with attributes if missing, else only differing ones set."""
+    """The queue's URL; created with attributes if missing, else (when it is ours) only the
+    differing ones set."""
     url = _existing_url(sqs, sqs_name)
     if url is None:
         given = {key: value for key, value in attributes.items() if value}
         response = sqs.create_queue(QueueName=sqs_name, Attributes=given, tags={TAG_KEY: owner})
         return str(response["QueueUrl"])
+    _check_owner(sqs, url, sqs_name, owner)
     found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     changed = {
         key: value
@@ -110,12 +112,28 @@ def _normal(key: str, value: str) -> Any:
     return policy.get("deadLetterTargetArn"), int(policy.get("maxReceiveCount", 0))
 
 
+def _owner(sqs: Any, url: str) -> str | None:
+    return tagged_owner(sqs.list_queue_tags(QueueUrl=url).get("Tags", {}))
+
+
+def _check_owner(sqs: Any, url: str, sqs_name: str, owner: str) -> None:
+    found = _owner(sqs, url)
+    if found != owner:
+        held = f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
+        raise AwsError(
+            "QueueNotOwned",
+            f"SQS queue {sqs_name} exists but {held}, not {owner}, so FarFlow will not change "
+            "its attributes; choose another broker.sqs.queueNamePrefix, or set "
+            "broker.sqs.create: false to use the queues as they are",
+        )
+
+
 def _delete_if_ours(sqs: Any, sqs_name: str, owner: str) -> None:
     url = _existing_url(sqs, sqs_name)
     if url is None:
         return
     try:
-        if tagged_owner(sqs.list_queue_tags(QueueUrl=url).get("Tags", {})) == owner:
+        if _owner(sqs, url) == owner:
             sqs.delete_queue(QueueUrl=url)
     except ClientError as error:
         if error_code(error) not in _NOT_FOUND:
