@@ -20,7 +20,7 @@ from tests.fixtures.aws import REGION
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 
 pytestmark = pytest.mark.aws
-ROLE = "arn:aws:iam::123456789012:role/farflow-pods"
+ROLE = "arn:aws:iam::123456789012:role/farflow/pods"
 LABEL = {"farflow.io/fargate": "true"}
 SELECTORS: list[Selector] = [("airflow", LABEL)]
 
@@ -147,3 +147,20 @@ def test_denied_deletion_is_reported(aws: AwsProxy, cluster: str) -> None:
     aws.faults.clear()
     assert delete_fargate_profiles(REGION, cluster, OWNER) is False
     assert delete_fargate_profiles(REGION, cluster, OWNER) is True
+
+
+def test_foreign_profiles_are_not_described(aws: AwsProxy, cluster: str) -> None:
+    """Other teams' profiles are not FarFlow's to read (docs/iam-policy.json grants only
+    profiles named farflow-...), and describing each one made every reconcile O(profiles)."""
+    eks = boto3.client("eks")
+    for index in range(10):
+        eks.create_fargate_profile(
+            clusterName=cluster,
+            fargateProfileName=f"team-{index}",
+            podExecutionRoleArn=ROLE,
+            selectors=[{"namespace": f"team-{index}"}],
+        )
+    ensure(cluster, SELECTORS)
+    called = len(aws.actions)
+    ensure(cluster, SELECTORS)
+    assert aws.actions[called:].count("eks:DescribeFargateProfile") == 1  # ours only

@@ -20,7 +20,7 @@ OWNER = "faults/test"
 
 @pytest.mark.parametrize("kind", ["throttle", "server"])
 def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
-    name = unique("retried")
+    name = unique("farflow-retried")
     aws.faults["sqs:CreateQueue"] = Fault(kind, times=3)
     urls = ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
     assert urls["default"].endswith(f"/{name}")
@@ -28,7 +28,7 @@ def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
 
 
 def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> None:
-    name = unique("denied")
+    name = unique("farflow-denied")
     aws.faults["sqs:CreateQueue"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
         ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
@@ -43,7 +43,7 @@ def test_access_denied_does_not_show_the_operators_role(aws: AwsProxy) -> None:
     caller, the operator's role and session, which the message leaves out."""
     aws.faults["sqs:CreateQueue"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
-        ensure_queues(SqsSpec(), queue_names(default=unique("denied")), REGION, OWNER)
+        ensure_queues(SqsSpec(), queue_names(default=unique("farflow-denied")), REGION, OWNER)
     message = str(denied.value)
     assert CALLER.split("/")[0] not in message
     assert "farflow-operator" not in message
@@ -65,7 +65,7 @@ def test_access_denied_on_a_later_step_is_reported(aws: AwsProxy) -> None:
 
 
 def test_the_proxy_names_actions_as_iam_does(aws: AwsProxy) -> None:
-    bucket = unique("proxy")
+    bucket = unique("farflow-proxy")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="dags/a.py", Body=b"")

@@ -44,7 +44,7 @@ def full_cluster(spec: dict[str, Any] | None = None) -> ResolvedCluster:
         "spec": {
             "fargate": {"clusterName": eks, "profile": {"subnets": subnets}},
             "database": {"rds": {"subnetIds": subnets, "securityGroupIds": [group["GroupId"]]}},
-            "ecs": {"cluster": {"name": unique("tasks")}, "subnets": subnets},
+            "ecs": {"cluster": {"name": unique("farflow-tasks")}, "subnets": subnets},
             "logging": {"cloudwatch": {"logGroup": f"/farflow/{namespace}/full"}},
         },
     }

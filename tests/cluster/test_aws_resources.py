@@ -56,7 +56,7 @@ def full_cluster(local_cluster: Any, namespace: str) -> dict[str, Any]:
                 "fargate": {"clusterName": f"eks-{namespace}", "profile": {"subnets": subnets}},
                 "database": {"rds": {"subnetIds": subnets, "securityGroupIds": [group]}},
                 "ecs": {
-                    "cluster": {"name": f"tasks-{namespace}"},
+                    "cluster": {"name": f"farflow-tasks-{namespace}"},
                     "subnets": subnets,
                     "securityGroupIds": [group],
                 },

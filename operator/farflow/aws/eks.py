@@ -26,6 +26,8 @@ PENDING = "PENDING"  # not created yet: the EKS cluster is busy with another pro
 _NAME_LIMIT = 100
 _BUSY = "ResourceInUseException"
 _MISSING = "ResourceNotFoundException"
+FARFLOW_PREFIX = "farflow-"  # the default names, and what docs/iam-policy.json grants
+_DIGEST = 8
 
 Selector = tuple[str, Mapping[str, str]]  # namespace, pod labels
 
@@ -59,9 +61,12 @@ def configured_name(
         sorted(subnets),
         sorted((namespace, sorted(labels.items())) for namespace, labels in selectors),
     ]
-    digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()[:8]
-    base = re.sub(r"[^A-Za-z0-9_-]", "-", profile_name)[: _NAME_LIMIT - len(digest) - 1]
-    return f"{base}-{digest}"
+    digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()[:_DIGEST]
+    return f"{_base(profile_name)[: _NAME_LIMIT - len(digest) - 1]}-{digest}"
+
+
+def _base(profile_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", profile_name)
 
 
 def ensure_fargate_profile(
@@ -80,7 +85,7 @@ def ensure_fargate_profile(
     name = configured_name(profile_name, owner, pod_execution_role_arn, subnets, selectors)
     try:
         eks.describe_cluster(name=cluster_name)  # a clear error for a wrong cluster name
-        ours = _our_profiles(eks, cluster_name, owner)
+        ours = _our_profiles(eks, cluster_name, owner, name[:-_DIGEST])
         wanted = ours.pop(name, None)
         if wanted is None:
             request = _request(name, pod_execution_role_arn, subnets, selectors, owner)
@@ -93,13 +98,16 @@ def ensure_fargate_profile(
     return FargateProfileState(name, arn, wanted.get("status", PENDING), tuple(sorted(ours)))
 
 
-def delete_fargate_profiles(region: str, cluster_name: str, owner: str) -> bool:
-    """Deletes our profiles of the EKS cluster, one per call; True when none remain."""
+def delete_fargate_profiles(
+    region: str, cluster_name: str, owner: str, *, name_prefix: str = FARFLOW_PREFIX
+) -> bool:
+    """Deletes our profiles of the EKS cluster (named name_prefix...), one per call; True
+    when none remain."""
     eks = client("eks", region)
     try:
         if not _cluster_exists(eks, cluster_name):
             return True
-        ours = list(_our_profiles(eks, cluster_name, owner).values())
+        ours = list(_our_profiles(eks, cluster_name, owner, name_prefix).values())
         _delete_one(eks, cluster_name, ours)
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, cluster_name) from error
@@ -116,11 +124,15 @@ def _cluster_exists(eks: Any, cluster_name: str) -> bool:
     return True
 
 
-def _our_profiles(eks: Any, cluster_name: str, owner: str) -> dict[str, dict[str, Any]]:
-    """Name -> description of every profile of the EKS cluster tagged with our owner."""
+def _our_profiles(
+    eks: Any, cluster_name: str, owner: str, name_prefix: str
+) -> dict[str, dict[str, Any]]:
+    """Name -> description of every profile of the EKS cluster tagged with our owner. Only
+    names with the prefix are described: others are not FarFlow's to read (docs/iam-policy.json
+    grants profiles named farflow-...), and one describe per foreign profile costs calls."""
     ours = {}
     for page in eks.get_paginator("list_fargate_profiles").paginate(clusterName=cluster_name):
-        for name in page["fargateProfileNames"]:
+        for name in (n for n in page["fargateProfileNames"] if n.startswith(name_prefix)):
             profile = _describe(eks, cluster_name, name)
             if profile and tagged_owner(profile.get("tags", {})) == owner:
                 ours[name] = profile
