@@ -7,13 +7,18 @@ the builders set is the label `prune` selects by.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 Manifest = dict[str, Any]
 
 FIELD_MANAGER = "farflow"  # server-side apply's field manager, and app.kubernetes.io/managed-by
-CLUSTER_LABEL = "farflow.io/cluster"
+CLUSTER_LABEL = "farflow.io/cluster"  # the AirflowCluster's name: unique in its namespace only
+# <namespace>.<name> of the AirflowCluster: unique in the whole Kubernetes cluster, so objects
+# in a task namespace two clusters share, and the pods a Fargate profile selects, tell their
+# owners apart.
+OWNER_LABEL = "farflow.io/owner"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
 FARGATE_LABELS = {"farflow.io/fargate": "true"}
@@ -48,6 +53,16 @@ class Owner:
         }
 
 
+def owner_value(namespace: str, cluster: str) -> str:
+    """The OWNER_LABEL value: namespace.name, hash-shortened to a label value's 63 characters
+    (a namespace has no dots, so the first dot separates the two)."""
+    full = f"{namespace}.{cluster}"
+    if len(full) <= 63:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[:54].rstrip('-.')}-{digest}"
+
+
 def selector_labels(cluster: str, component: str) -> dict[str, str]:
     """Immutable labels a Deployment selects its pods by."""
     return {
@@ -58,19 +73,27 @@ def selector_labels(cluster: str, component: str) -> dict[str, str]:
     }
 
 
-def labels(cluster: str, component: str, version: str) -> dict[str, str]:
-    """Standard labels of an object of ``component``."""
+def labels(cluster: str, owner: str, component: str, version: str) -> dict[str, str]:
+    """Standard labels of an object of ``component``; ``owner`` is its owner_value."""
     return {
         **selector_labels(cluster, component),
+        OWNER_LABEL: owner,
         "app.kubernetes.io/version": version,
         "app.kubernetes.io/part-of": "farflow",
         MANAGED_BY_LABEL: FIELD_MANAGER,
     }
 
 
-def prune_selector(cluster: str) -> str:
-    """The label selector of every object FarFlow made for ``cluster``."""
-    return f"{CLUSTER_LABEL}={cluster},{MANAGED_BY_LABEL}={FIELD_MANAGER}"
+def prune_selector(label: str, value: str) -> str:
+    """The label selector of the objects FarFlow made with ``label=value``: in its own
+    namespace the cluster's name (what earlier versions labelled too), elsewhere its owner."""
+    return f"{label}={value},{MANAGED_BY_LABEL}={FIELD_MANAGER}"
+
+
+def made_by_farflow_for(live: Manifest, owner: str) -> bool:
+    """Whether FarFlow made the live object for the cluster with that owner_value."""
+    found = live.get("metadata", {}).get("labels") or {}
+    return found.get(MANAGED_BY_LABEL) == FIELD_MANAGER and found.get(OWNER_LABEL) == owner
 
 
 def key(manifest: Manifest) -> tuple[str, str, str, str]:

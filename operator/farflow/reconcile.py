@@ -17,10 +17,11 @@ from farflow.kube.apply import prune, sync, write
 from farflow.kube.client import Kube
 from farflow.kube.log_routing import output_block, sync_logging
 from farflow.kube.status import Report, changed, previous_status, wire
-from farflow.manifests import generate_value, manifests, migration_job_name
+from farflow.manifests import generate_value, manifests, migration_job_name, prune_selectors
 from farflow.objects import Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
 from farflow.rollout import PROGRESS_RETRY, Observed, decide
+from farflow.tenancy import admit
 
 AWS_RETRY, SETUP_RETRY = 60.0, 30.0
 # The Event reason for arriving in each phase: the step the cluster just took.
@@ -54,8 +55,10 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
         return AWS_RETRY if gathered.errors else SETUP_RETRY
     if cluster.spec.database.rds is None and not _user_database_secret(cluster, kube, report):
         return SETUP_RETRY
+    admission = admit(cluster, kube)
+    report.record([admission.condition])
     _forward_pod_logs(cluster, facts, kube)
-    planned = plan(cluster, facts)
+    planned = plan(cluster, facts, tasks_allowed=admission.allowed)
     # A part of AWS that failed leaves its Secret out of the plan: prune only a complete one.
     complete = not gathered.errors
     delay = _roll_out(
@@ -130,8 +133,7 @@ def _roll_out(
     wanted = manifests(planned, owner, generate_value, mirrored)
     sync(kube, [m for m in wanted if m["kind"] != "Deployment"])
     if prune_extra:
-        namespaces = {planned.names.namespace, planned.task_namespace}
-        prune(kube, planned.names.cluster, namespaces, wanted)
+        prune(kube, prune_selectors(planned.names, planned.task_namespace), wanted)
     deployments = _deployments(planned, wanted)
     decision = decide(planned, deployments, _observe(planned, kube))
     write(kube, [deployments[name] for name in decision.apply])

@@ -55,7 +55,7 @@ def test_kubernetes_pod_operator_dags_read_their_target(
     assert json.loads(config["AIRFLOW_VAR_FARFLOW_PODS"]) == {
         "namespace": namespace,
         "service_account": service_account,
-        "labels": {"farflow.io/fargate": "true"},
+        "labels": {"farflow.io/fargate": "true", "farflow.io/owner": "default.minimal"},
     }
     # KubernetesHook's unprefixed extra fields: in-cluster credentials, the default namespace.
     assert json.loads(config["AIRFLOW_CONN_KUBERNETES_DEFAULT"]) == {

@@ -182,8 +182,9 @@ class AwsSpec(SpecModel):
     )
     service_account_role_arn: IamRoleArn | None = Field(
         None,
-        description="IAM role the Airflow pods assume through IRSA (the eks.amazonaws.com/"
-        "role-arn annotation); it needs SQS, S3, CloudWatch Logs and, for Ecs, ECS rights.",
+        description="IAM role the Airflow components assume through IRSA (the eks.amazonaws."
+        "com/role-arn annotation of their service accounts); docs/iam-airflow-policy.json "
+        "lists what it needs. Task pods never get it: see pods.serviceAccountRoleArn.",
     )
 
 
@@ -566,11 +567,20 @@ class PodsSpec(SpecModel):
 
     namespace: K8sName | None = Field(
         None,
-        description="Namespace of KubernetesPodOperator pods. Defaults to the AirflowCluster's.",
+        description="Namespace of KubernetesPodOperator pods. Defaults to the AirflowCluster's. "
+        "Another namespace must opt in with the label tasks-from.farflow.io/<this namespace>: "
+        "'true'.",
     )
     service_account_name: K8sName | None = Field(
         None,
-        description="Service account of KubernetesPodOperator pods. Defaults to <name>-task.",
+        description="Service account FarFlow creates for KubernetesPodOperator pods. Defaults "
+        "to <name>-task (<namespace>.<name>-task in another namespace). FarFlow never adopts "
+        "a service account it did not create.",
+    )
+    service_account_role_arn: IamRoleArn | None = Field(
+        None,
+        description="IAM role of the task pods (IRSA on their service account), for what the "
+        "tasks' own code needs (docs/iam-task-policy.json is an example). Defaults to none.",
     )
 
 

@@ -15,6 +15,7 @@ ConditionType = Literal[
     "DatabaseReady",
     "BrokerReady",
     "FargateProfileReady",
+    "TaskNamespaceReady",
     "MigrationComplete",
     "ApiServerAvailable",
     "SchedulerAvailable",

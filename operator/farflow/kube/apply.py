@@ -7,12 +7,12 @@ first and applied only when the live object lacks what the manifest says.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from kubernetes.dynamic.exceptions import ConflictError
 
 from farflow.kube.client import Kube
-from farflow.objects import CREATE_ONCE_ANNOTATION, FIELD_MANAGER, Manifest, key, prune_selector
+from farflow.objects import CREATE_ONCE_ANNOTATION, FIELD_MANAGER, Manifest, key
 
 # Kinds FarFlow creates, so the only kinds it ever prunes.
 PRUNABLE = (
@@ -24,7 +24,7 @@ PRUNABLE = (
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "Role"),  # no longer made, but earlier versions did
     ("v1", "ServiceAccount"),
 )
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
@@ -81,12 +81,12 @@ def _create(kube: Kube, manifest: Manifest) -> None:
         kube.create(manifest)
 
 
-def prune(kube: Kube, cluster: str, namespaces: set[str], wanted: Iterable[Manifest]) -> list[Key]:
-    """Deletes objects of the cluster that the plan no longer wants."""
+def prune(kube: Kube, selectors: Mapping[str, str], wanted: Iterable[Manifest]) -> list[Key]:
+    """Deletes objects of the cluster that the plan no longer wants: in each namespace, what
+    its selector (see farflow.manifests.meta.prune_selectors) finds."""
     keep = {key(m) for m in wanted}
-    selector = prune_selector(cluster)
     removed = []
-    for namespace in sorted(namespaces):
+    for namespace, selector in sorted(selectors.items()):
         for api_version, kind in PRUNABLE:
             for live in kube.list(api_version, kind, namespace, selector):
                 live_key = (api_version, kind, namespace, live["metadata"]["name"])

@@ -9,6 +9,7 @@ from farflow.manifests.deployments import deployment
 from farflow.manifests.disruption import disruption_budget
 from farflow.manifests.executor_pod import pod_template_config_maps
 from farflow.manifests.job import migration_job, migration_job_name
+from farflow.manifests.meta import prune_selectors
 from farflow.manifests.network_policy import network_policy
 from farflow.manifests.rbac import rbac
 from farflow.manifests.secrets import generate_value, generated_keys, mirrored_secret, secret
@@ -17,7 +18,7 @@ from farflow.manifests.service_accounts import service_accounts
 from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
-__all__ = ["generate_value", "manifests", "migration_job_name"]
+__all__ = ["generate_value", "manifests", "migration_job_name", "prune_selectors"]
 
 
 def manifests(

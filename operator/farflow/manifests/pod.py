@@ -6,6 +6,7 @@ from typing import Any
 
 from farflow.manifests.config_map import config_hash
 from farflow.manifests.meta import component_labels
+from farflow.manifests.service_accounts import account_of
 from farflow.objects import CONFIG_HASH_ANNOTATION, FARGATE_LABELS, Manifest
 from farflow.plan.model import EnvVar, Plan, Probe, Size
 
@@ -81,7 +82,7 @@ def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
             "annotations": {CONFIG_HASH_ANNOTATION: config_hash(plan)},
         },
         "spec": {
-            "serviceAccountName": plan.names.service_account,
+            "serviceAccountName": account_of(plan, component),
             "securityContext": POD_SECURITY,
             **spec,
         },

@@ -20,8 +20,9 @@ NLB_ANNOTATIONS = {
 }
 
 
-def plan(cluster: ResolvedCluster, facts: AwsFacts) -> Plan:
-    """Everything that runs for ``cluster``; pure, so it is cheap to compute on every resync."""
+def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = True) -> Plan:
+    """Everything that runs for ``cluster``; pure, so it is cheap to compute on every resync.
+    ``tasks_allowed``: whether its task namespace admits its task pods."""
     spec, names = cluster.spec, cluster.names
     image = spec.airflow.image
     admin_ref = spec.admin.password_secret_ref
@@ -41,7 +42,9 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts) -> Plan:
         task_namespace=spec.pods.namespace,
         task_service_account=spec.pods.service_account_name,
         service_account_role_arn=spec.aws.service_account_role_arn,
+        task_role_arn=spec.pods.service_account_role_arn,
         service=_service(spec),
+        tasks_allowed=tasks_allowed,
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),
     )

@@ -11,7 +11,7 @@ import json
 from farflow.api.names import KubeNames, SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.api.spec import DagsSpec, Executor
-from farflow.objects import FARGATE_LABELS
+from farflow.objects import FARGATE_LABELS, OWNER_LABEL, owner_value
 from farflow.plan.model import AwsFacts, EcsFacts, EnvVar
 
 API_PORT = 8080
@@ -51,7 +51,7 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
     config = {env_name(section, key): value for (section, key), value in options.items()}
-    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec)}
+    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec, names)}
 
 
 def pod_template_file(spec: ResolvedSpec) -> str | None:
@@ -200,7 +200,13 @@ def _kubernetes_executor(spec: ResolvedSpec, names: KubeNames) -> Options:
     }
 
 
-def _kubernetes_environment(spec: ResolvedSpec) -> dict[str, str]:
+def pod_labels(names: KubeNames) -> dict[str, str]:
+    """What every pod of the cluster carries for its Fargate profile: FarFlow's label, and its
+    owner's, so that a profile FarFlow creates selects this cluster's pods only."""
+    return {**FARGATE_LABELS, OWNER_LABEL: owner_value(names.namespace, names.cluster)}
+
+
+def _kubernetes_environment(spec: ResolvedSpec, names: KubeNames) -> dict[str, str]:
     """What KubernetesPodOperator DAGs read: where their pods go, and an in-cluster connection.
 
     Variable.get("farflow_pods", deserialize_json=True) gives namespace, service_account and
@@ -209,7 +215,7 @@ def _kubernetes_environment(spec: ResolvedSpec) -> dict[str, str]:
     pods = {
         "namespace": namespace,
         "service_account": spec.pods.service_account_name,
-        "labels": FARGATE_LABELS,
+        "labels": pod_labels(names),
     }
     # KubernetesHook reads these extra fields (unprefixed) of kubernetes_default.
     connection = {"conn_type": "kubernetes", "extra": {"in_cluster": True, "namespace": namespace}}

@@ -97,10 +97,14 @@ class Plan:
     migration_command: tuple[str, ...]
     admin_password: SecretRef
     generate_admin_password: bool
-    task_namespace: str
+    task_namespace: str  # where KubernetesPodOperator pods run (spec.pods.namespace)
     task_service_account: str
-    service_account_role_arn: str | None
+    service_account_role_arn: str | None  # the Airflow components' IRSA role
+    task_role_arn: str | None  # the task pods' IRSA role
     service: ServicePlan
+    # Whether the task namespace admits this cluster's task pods (see farflow.tenancy); when
+    # it does not, FarFlow makes nothing there.
+    tasks_allowed: bool = True
     suspended: bool = False
     # Where the scheduler reads the Kubernetes executor's task pod template; None without it.
     pod_template_file: str | None = None
