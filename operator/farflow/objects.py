@@ -22,6 +22,12 @@ OWNER_LABEL = "farflow.io/owner"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
 FARGATE_LABELS = {"farflow.io/fargate": "true"}
+# The Fargate profile FarFlow made that a pod is meant for (its configuration's digest): two
+# profiles of a cluster overlap while one replaces the other, and EKS picks at random among
+# the profiles a pod matches, so pods move to a new profile only by changing this label.
+PROFILE_LABEL = "farflow.io/fargate-profile"
+# Where EKS records the profile a pod was scheduled through.
+EKS_PROFILE_ANNOTATION = "eks.amazonaws.com/fargate-profile"
 
 # A generated Secret keeps its first values: created once, never updated.
 CREATE_ONCE_ANNOTATION = "farflow.io/create-once"
@@ -61,6 +67,12 @@ def owner_value(namespace: str, cluster: str) -> str:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()[:8]
     return f"{full[:54].rstrip('-.')}-{digest}"
+
+
+def fargate_labels(namespace: str, cluster: str) -> dict[str, str]:
+    """What every pod of the cluster carries for the Fargate profiles: FarFlow's label, and
+    its owner's, so that a profile FarFlow creates selects this cluster's pods only."""
+    return {**FARGATE_LABELS, OWNER_LABEL: owner_value(namespace, cluster)}
 
 
 def selector_labels(cluster: str, component: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from farflow.kube.client import Kube
 from farflow.kube.log_routing import output_block, sync_logging
 from farflow.kube.status import Report, changed, previous_status, wire
 from farflow.manifests import generate_value, manifests, migration_job_name, prune_selectors
-from farflow.objects import Manifest, Owner
+from farflow.objects import Manifest, Owner, owner_value
 from farflow.plan import AwsFacts, Plan, plan
 from farflow.rollout import PROGRESS_RETRY, Observed, decide
 from farflow.tenancy import admit
@@ -47,7 +47,7 @@ def reconcile(body: dict[str, Any], kube: Kube) -> float | None:
 def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     cluster = resolve(_parsed(body, report))
     report.suspended, report.airflow_version = cluster.spec.suspend, cluster.spec.airflow.version
-    gathered = gather(cluster)
+    gathered = gather(cluster, _profiles_in_use(cluster, kube))
     report.record(gathered.conditions)
     report.aws = gathered.status
     facts = gathered.facts
@@ -67,6 +67,14 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
     if gathered.errors:
         return AWS_RETRY
     return SETUP_RETRY if gathered.provisioning else delay
+
+
+def _profiles_in_use(cluster: ResolvedCluster, kube: Kube) -> set[str]:
+    """The Fargate profiles FarFlow made that the cluster's pods are still on."""
+    if not cluster.spec.fargate.profile.create:
+        return set()
+    owner = owner_value(cluster.namespace, cluster.name)
+    return observe.fargate_profiles(kube, {cluster.namespace, cluster.spec.pods.namespace}, owner)
 
 
 def _user_database_secret(cluster: ResolvedCluster, kube: Kube, report: Report) -> bool:

@@ -6,7 +6,7 @@ its own: one failing part is reported and the others still go ahead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -18,7 +18,7 @@ from farflow.aws import ecs, eks, rds, s3, secrets
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
 from farflow.aws.sqs import ensure_queues
-from farflow.objects import FARGATE_LABELS
+from farflow.objects import fargate_labels
 from farflow.plan.model import AwsFacts, EcsFacts
 
 DEFAULT_TASK_SIZE = ("0.25", "512Mi")
@@ -56,8 +56,9 @@ def region_of(cluster: ResolvedCluster) -> str:
     return region
 
 
-def gather(cluster: ResolvedCluster) -> Gathered:
-    """Ensures every AWS resource of the spec and reports what the plan needs."""
+def gather(cluster: ResolvedCluster, profiles_in_use: Collection[str] = ()) -> Gathered:
+    """Ensures every AWS resource of the spec and reports what the plan needs;
+    ``profiles_in_use``: the Fargate profiles the cluster's pods are on (none is deleted)."""
     gathered = Gathered()
     region = gathered.attempt(lambda: region_of(cluster))
     if region is None:
@@ -71,7 +72,7 @@ def gather(cluster: ResolvedCluster) -> Gathered:
     database_ready, database = _database(gathered, cluster, region)
     admin_secret = _admin_password(gathered, cluster, region)
     bucket = gathered.attempt(lambda: _dag_bucket(cluster, region))
-    profile = _fargate_profile(gathered, cluster, region)
+    profile = _fargate_profile(gathered, cluster, region, profiles_in_use)
     ecs_facts = gathered.attempt(lambda: _ecs(cluster, region))
     _broker_condition(gathered, queues)
     gathered.status = AwsStatus(
@@ -81,11 +82,14 @@ def gather(cluster: ResolvedCluster) -> Gathered:
         database=database,
         admin_secret=admin_secret,
         dag_bucket=bucket,
-        fargate_profile=profile,
+        fargate_profile=profile and NamedState(name=profile.name, status=profile.status),
         ecs_cluster=ecs_facts and ecs_facts.cluster,
     )
-    if queues is not None and database_ready and (spec.ecs is None or ecs_facts):
-        gathered.facts = AwsFacts(region, queues, log_group, ecs_facts)
+    # Pods made before their Fargate profile is ACTIVE would never be scheduled.
+    serving = profile.serving if profile else not spec.fargate.profile.create
+    if queues is not None and database_ready and serving and (spec.ecs is None or ecs_facts):
+        label = profile.pods_label if profile else None
+        gathered.facts = AwsFacts(region, queues, log_group, ecs_facts, label)
     _conclude(gathered)
     return gathered
 
@@ -173,9 +177,15 @@ def _dag_bucket(cluster: ResolvedCluster, region: str) -> str | None:
     return s3.ensure_dag_bucket(region, bucket, cluster.aws_names.owner).name
 
 
+def _profile_selectors(cluster: ResolvedCluster) -> list[eks.Selector]:
+    """The cluster's own namespace and its task namespace, its pods only."""
+    labels = fargate_labels(cluster.namespace, cluster.name)
+    return [(ns, labels) for ns in sorted({cluster.namespace, cluster.spec.pods.namespace})]
+
+
 def _fargate_profile(
-    gathered: Gathered, cluster: ResolvedCluster, region: str
-) -> NamedState | None:
+    gathered: Gathered, cluster: ResolvedCluster, region: str, in_use: Collection[str]
+) -> eks.FargateProfileState | None:
     spec, names = cluster.spec, cluster.aws_names
     if not spec.fargate.profile.create:
         gathered.report(
@@ -185,7 +195,6 @@ def _fargate_profile(
             "pods carry farflow.io/fargate=true for an existing Fargate profile",
         )
         return None
-    namespaces = sorted({cluster.namespace, spec.pods.namespace})
     state = gathered.attempt(
         lambda: eks.ensure_fargate_profile(
             region,
@@ -193,8 +202,9 @@ def _fargate_profile(
             names.fargate_profile,
             pod_execution_role_arn=spec.fargate.profile.pod_execution_role_arn or "",
             subnets=spec.fargate.profile.subnets,
-            selectors=[(namespace, FARGATE_LABELS) for namespace in namespaces],
+            selectors=_profile_selectors(cluster),
             owner=names.owner,
+            in_use=in_use,
         )
     )
     if state is None:
@@ -208,7 +218,7 @@ def _fargate_profile(
         "Active" if ready else "Provisioning",
         f"Fargate profile {state.name}: {state.status}",
     )
-    return NamedState(name=state.name, status=state.status)
+    return state
 
 
 def _ecs(cluster: ResolvedCluster, region: str) -> EcsFacts | None:
@@ -303,7 +313,24 @@ def offline(cluster: ResolvedCluster, account_id: str) -> AwsFacts:
             queue.celery: f"{sqs}/{account_id}/{queue.sqs}" for queue in cluster.aws_names.queues
         },
         log_group_arn=log_group_arn,
+        fargate_profile_label=_offline_profile_label(cluster),
     )
+
+
+def _offline_profile_label(cluster: ResolvedCluster) -> str | None:
+    """The label of the profile FarFlow makes, as gather reports it once the profile is
+    ACTIVE."""
+    profile = cluster.spec.fargate.profile
+    if not profile.create:
+        return None
+    name = eks.configured_name(
+        cluster.aws_names.fargate_profile,
+        cluster.aws_names.owner,
+        profile.pod_execution_role_arn or "",
+        profile.subnets,
+        _profile_selectors(cluster),
+    )
+    return eks.profile_label(name)
 
 
 def _offline_ecs(cluster: ResolvedCluster, region: str, account_id: str) -> EcsFacts | None:

@@ -1,13 +1,14 @@
 """Reading back what the cluster's children report: the migration Job, the Deployments, the
-Service's address and the database Secret."""
+Service's address, the database Secret and the Fargate profiles its pods are on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from farflow.kube.client import Kube
-from farflow.objects import Manifest
+from farflow.objects import EKS_PROFILE_ANNOTATION, OWNER_LABEL, PROFILE_LABEL, Manifest
 
 JobPhase = Literal["Missing", "Running", "Complete", "Failed"]
 
@@ -77,3 +78,19 @@ def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:
 def secret_has_key(kube: Kube, name: str, key: str, namespace: str) -> bool:
     live = kube.get("v1", "Secret", name, namespace)
     return live is not None and key in (live.get("data") or {})
+
+
+def fargate_profiles(kube: Kube, namespaces: Iterable[str], owner: str) -> set[str]:
+    """The Fargate profiles the cluster's pods that have not finished are on: the profile EKS
+    scheduled each through, or the one its label asks for while it is not scheduled yet."""
+    found = set()
+    for namespace in sorted(set(namespaces)):
+        for pod in kube.list("v1", "Pod", namespace, f"{OWNER_LABEL}={owner}"):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            meta = pod["metadata"]
+            profile = (meta.get("annotations") or {}).get(EKS_PROFILE_ANNOTATION)
+            profile = profile or (meta.get("labels") or {}).get(PROFILE_LABEL)
+            if profile:
+                found.add(profile)
+    return found

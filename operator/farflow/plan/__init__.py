@@ -8,7 +8,14 @@ from dataclasses import replace
 from farflow.api.names import SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.plan.components import components
-from farflow.plan.config import API_PORT, airflow_config, git_env, pod_template_file, secret_env
+from farflow.plan.config import (
+    API_PORT,
+    airflow_config,
+    git_env,
+    pod_labels,
+    pod_template_file,
+    secret_env,
+)
 from farflow.plan.model import AwsFacts, Component, EnvVar, Plan, ServicePlan
 
 __all__ = ["AwsFacts", "Component", "EnvVar", "Plan", "SecretRef", "plan"]
@@ -44,6 +51,7 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         service_account_role_arn=spec.aws.service_account_role_arn,
         task_role_arn=spec.pods.service_account_role_arn,
         service=_service(spec),
+        pod_labels=pod_labels(names, facts),
         tasks_allowed=tasks_allowed,
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),

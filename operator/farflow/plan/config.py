@@ -11,7 +11,7 @@ import json
 from farflow.api.names import KubeNames, SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.api.spec import DagsSpec, Executor
-from farflow.objects import FARGATE_LABELS, OWNER_LABEL, owner_value
+from farflow.objects import PROFILE_LABEL, fargate_labels
 from farflow.plan.model import AwsFacts, EcsFacts, EnvVar
 
 API_PORT = 8080
@@ -51,7 +51,8 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
     config = {env_name(section, key): value for (section, key), value in options.items()}
-    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec, names)}
+    kubernetes = _kubernetes_environment(spec, pod_labels(names, facts))
+    return {**config, **_aws_environment(facts), **kubernetes}
 
 
 def pod_template_file(spec: ResolvedSpec) -> str | None:
@@ -200,13 +201,16 @@ def _kubernetes_executor(spec: ResolvedSpec, names: KubeNames) -> Options:
     }
 
 
-def pod_labels(names: KubeNames) -> dict[str, str]:
-    """What every pod of the cluster carries for its Fargate profile: FarFlow's label, and its
-    owner's, so that a profile FarFlow creates selects this cluster's pods only."""
-    return {**FARGATE_LABELS, OWNER_LABEL: owner_value(names.namespace, names.cluster)}
+def pod_labels(names: KubeNames, facts: AwsFacts) -> dict[str, str]:
+    """What every pod of the cluster carries for its Fargate profile (see
+    farflow.objects.fargate_labels), with the profile FarFlow made for it, if it made one."""
+    labels = fargate_labels(names.namespace, names.cluster)
+    if facts.fargate_profile_label:
+        labels[PROFILE_LABEL] = facts.fargate_profile_label
+    return labels
 
 
-def _kubernetes_environment(spec: ResolvedSpec, names: KubeNames) -> dict[str, str]:
+def _kubernetes_environment(spec: ResolvedSpec, labels: dict[str, str]) -> dict[str, str]:
     """What KubernetesPodOperator DAGs read: where their pods go, and an in-cluster connection.
 
     Variable.get("farflow_pods", deserialize_json=True) gives namespace, service_account and
@@ -215,7 +219,7 @@ def _kubernetes_environment(spec: ResolvedSpec, names: KubeNames) -> dict[str, s
     pods = {
         "namespace": namespace,
         "service_account": spec.pods.service_account_name,
-        "labels": pod_labels(names),
+        "labels": labels,
     }
     # KubernetesHook reads these extra fields (unprefixed) of kubernetes_default.
     connection = {"conn_type": "kubernetes", "extra": {"in_cluster": True, "namespace": namespace}}

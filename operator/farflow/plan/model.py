@@ -81,6 +81,9 @@ class AwsFacts:
     queue_urls: dict[str, str]
     log_group_arn: str | None = None
     ecs: EcsFacts | None = None
+    # The Fargate profile FarFlow made that the cluster's pods are to run through (the label
+    # its selectors want); None without one.
+    fargate_profile_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Plan:
     service_account_role_arn: str | None  # the Airflow components' IRSA role
     task_role_arn: str | None  # the task pods' IRSA role
     service: ServicePlan
+    pod_labels: dict[str, str]  # what every pod carries for its Fargate profile
     # Whether the task namespace admits this cluster's task pods (see farflow.tenancy); when
     # it does not, FarFlow makes nothing there.
     tasks_allowed: bool = True
