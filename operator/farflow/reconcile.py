@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
+from farflow.api.status import Condition
 from farflow.aws.facts import gather
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync, write
 from farflow.kube.client import Kube
-from farflow.kube.log_routing import output_block, sync_logging
+from farflow.kube.log_routing import output_block, route_pod_logs
 from farflow.kube.status import Report, changed, previous_status, wire
 from farflow.manifests import generate_value, manifests, migration_job_name, prune_selectors
 from farflow.objects import Manifest, Owner, owner_value
@@ -57,7 +58,7 @@ def _converge(body: dict[str, Any], kube: Kube, report: Report) -> float | None:
         return SETUP_RETRY
     admission = admit(cluster, kube)
     report.record([admission.condition])
-    _forward_pod_logs(cluster, facts, kube)
+    report.record([_forward_pod_logs(cluster, facts, kube)])
     planned = plan(cluster, facts, tasks_allowed=admission.allowed)
     # A part of AWS that failed leaves its Secret out of the plan: prune only a complete one.
     complete = not gathered.errors
@@ -92,13 +93,13 @@ def _user_database_secret(cluster: ResolvedCluster, kube: Kube, report: Report) 
     return True
 
 
-def _forward_pod_logs(cluster: ResolvedCluster, facts: AwsFacts, kube: Kube) -> None:
+def _forward_pod_logs(cluster: ResolvedCluster, facts: AwsFacts, kube: Kube) -> Condition:
     """Fargate's log router ships the cluster's pod logs to its CloudWatch log group."""
     cloudwatch = cluster.spec.logging.cloudwatch
     block = None
     if cloudwatch.enabled and facts.log_group_arn:
         block = output_block(cluster.namespace, cluster.name, facts.region, cloudwatch.log_group)
-    sync_logging(kube, cluster.qualified_name, block)
+    return route_pod_logs(kube, cluster.qualified_name, block, cloudwatch.log_group)
 
 
 def clean_up(body: dict[str, Any], kube: Kube) -> float | None:

@@ -16,6 +16,7 @@ ConditionType = Literal[
     "BrokerReady",
     "FargateProfileReady",
     "TaskNamespaceReady",
+    "PodLogsReady",
     "MigrationComplete",
     "ApiServerAvailable",
     "SchedulerAvailable",
