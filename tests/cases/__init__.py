@@ -18,6 +18,7 @@ TASKS = EXAMPLES / "airflowcluster-tasks.yaml"  # what the e2e tier runs
 ALL_EXAMPLES = (MINIMAL, FULL, TASKS)
 INVALID = Path(__file__).with_name("invalid_manifests.yaml")
 IDENTITY_CHANGES = Path(__file__).with_name("identity_changes.yaml")
+SECURITY_GROUP_POLICY_CRD = Path(__file__).parent / "crds" / "securitygrouppolicy.yaml"
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import replace
 
+import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
@@ -20,7 +21,7 @@ from farflow.manifests.rbac import cluster_roles
 from farflow.manifests.service_accounts import IRSA_ANNOTATION as IRSA
 from farflow.objects import key, owner_value
 from farflow.render import rendered
-from tests.cases import FULL, load, merged
+from tests.cases import FULL, SECURITY_GROUP_POLICY_CRD, load, merged
 from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind, planned
 
 pytestmark = pytest.mark.unit
@@ -442,6 +443,15 @@ def assert_names_valid(manifest: dict) -> None:  # type: ignore[type-arg]
             assert LABEL_VALUE.fullmatch(value), (manifest["kind"], meta["name"], value)
 
 
+def validate_strictly(manifest: dict) -> None:  # type: ignore[type-arg]
+    """Against Kubernetes' strict schemas, or EKS's SecurityGroupPolicy CRD (tests/cases)."""
+    if manifest["kind"] != "SecurityGroupPolicy":
+        kubernetes_validate.validate(manifest, "1.36", strict=True)
+        return
+    crd = yaml.safe_load(SECURITY_GROUP_POLICY_CRD.read_text())
+    jsonschema.validate(manifest, crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+
+
 def test_the_longest_accepted_name_renders_valid_objects() -> None:
     longest = "a" * MAX_NAME_LENGTH
     namespace = "n" * 63
@@ -454,7 +464,7 @@ def test_the_longest_accepted_name_renders_valid_objects() -> None:
     )
     objects = rendered(parse(full), "123456789012")
     for manifest in objects:
-        kubernetes_validate.validate(manifest, "1.36", strict=True)
+        validate_strictly(manifest)
         assert_names_valid(manifest)
     pod = executor_pod(objects)
     kubernetes_validate.validate(pod, "1.36", strict=True)
@@ -474,3 +484,55 @@ def test_a_digest_pins_every_airflow_container() -> None:
         "Job",
     }
     assert len(pod_template_maps(objects)) == 1  # the executor's pods are among them
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d"
+INTERNET = {"scheme": "internet-facing", "tls": {"certificateArn": CERTIFICATE}}
+
+
+def test_tls_ends_at_the_nlb_on_443_and_in_cluster_clients_keep_8080() -> None:
+    service = {**INTERNET, "loadBalancerSourceRanges": ["203.0.113.0/24"]}
+    objects = built({"spec": {"apiServer": {"service": service}}})
+    exposed, in_cluster = of_kind(objects, "Service")
+    assert exposed["metadata"]["name"] == "minimal-api-server"
+    assert exposed["spec"]["ports"] == [
+        {"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}
+    ]  # no plain port: the NLB would listen on it too
+    assert exposed["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    annotations = exposed["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == CERTIFICATE
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "https"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    assert (in_cluster["metadata"]["name"], in_cluster["spec"]["type"]) == (
+        "minimal-api",
+        "ClusterIP",
+    )
+    assert [p["port"] for p in in_cluster["spec"]["ports"]] == [8080]
+    [config] = [
+        m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"].endswith("-config")
+    ]
+    assert config["data"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://minimal-api.default.svc.cluster.local:8080/execution/"
+    )
+
+
+def test_security_groups_are_for_the_airflow_pods_only() -> None:
+    groups = ["sg-0a1b2c3d4e5f60718"]
+    objects = built({"spec": {"network": {"podSecurityGroupIds": groups}, **KUBERNETES}})
+    [policy] = of_kind(objects, "SecurityGroupPolicy")
+    validate_strictly(policy)
+    assert policy["spec"]["securityGroups"] == {"groupIds": groups}
+    selector = policy["spec"]["podSelector"]
+    airflow = [t["metadata"]["labels"] for t in pod_templates(objects)]
+    assert len(airflow) == 7  # five Deployments, the migration, the executor's task pods
+    assert all(selects(selector, labels) for labels in airflow)
+    task_pod = json.loads(planned({"spec": KUBERNETES}).config["AIRFLOW_VAR_FARFLOW_PODS"])
+    assert not selects(selector, task_pod["labels"])  # the user's task pods: not near RDS
+    assert of_kind(built(), "SecurityGroupPolicy") == []
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:  # type: ignore[type-arg]
+    """A label selector's answer for ``labels`` (matchLabels and In expressions)."""
+    return selector["matchLabels"].items() <= labels.items() and all(
+        labels.get(e["key"]) in e["values"] for e in selector["matchExpressions"]
+    )

@@ -82,6 +82,10 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "create", "patch", "delete"]
+# manifests/security_groups.py: security groups for the Airflow pods (EKS's CRD).
+- apiGroups: ["vpcresources.k8s.aws"]
+  resources: ["securitygrouppolicies"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 # kube/observe.py: a Fargate profile FarFlow replaces is deleted once no pod is on it.
 - apiGroups: [""]
   resources: ["pods"]

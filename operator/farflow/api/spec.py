@@ -13,9 +13,11 @@ from pydantic import AfterValidator, Field
 
 from farflow.api.rules import Immutable, Rule, SpecModel, named_or_created, no_duplicates
 from farflow.api.types import (
+    AcmCertificateArn,
     AirflowVersion,
     AwsRegion,
     BucketName,
+    Cidr,
     CpuQuantity,
     EcsClusterName,
     EksClusterName,
@@ -442,14 +444,58 @@ class ComponentSpec(SpecModel):
     )
 
 
+class TlsSpec(SpecModel):
+    """TLS for the API server, ended at the NLB with an ACM certificate."""
+
+    certificate_arn: AcmCertificateArn = Field(
+        description="ACM certificate of the UI's host name; the NLB serves HTTPS on 443 with it."
+    )
+
+
+def _open_to_the_internet(service: ServiceSpec) -> bool:
+    return service.scheme == "internet-facing"
+
+
 class ServiceSpec(SpecModel):
     """How the API server (the UI) is exposed."""
+
+    rules = (
+        Rule(
+            cel="self.scheme != 'internet-facing' || has(self.tls)",
+            message="an internet-facing API server needs tls.certificateArn: the UI, its login "
+            "and the task execution API's tokens would otherwise cross the internet in clear",
+            holds=lambda service: not _open_to_the_internet(service) or service.tls is not None,
+            field_path=".tls",
+        ),
+        Rule(
+            cel="self.scheme != 'internet-facing' || "
+            "(has(self.loadBalancerSourceRanges) && size(self.loadBalancerSourceRanges) > 0)",
+            message="an internet-facing API server needs loadBalancerSourceRanges, the "
+            "addresses allowed to reach it (0.0.0.0/0 if that is really meant)",
+            holds=lambda service: (
+                not _open_to_the_internet(service) or bool(service.load_balancer_source_ranges)
+            ),
+            field_path=".loadBalancerSourceRanges",
+        ),
+    )
 
     type: Literal["LoadBalancer", "ClusterIP", "NodePort"] = Field(
         "LoadBalancer", description="Service type. LoadBalancer makes an NLB (IP targets)."
     )
     scheme: Literal["internal", "internet-facing"] = Field(
-        "internal", description="NLB scheme: reachable inside the VPC only, or from the internet."
+        "internal",
+        description="NLB scheme: reachable inside the VPC only, or from the internet (which "
+        "needs tls and loadBalancerSourceRanges).",
+    )
+    tls: TlsSpec | None = Field(
+        None,
+        description="HTTPS on 443 at the NLB, with an ACM certificate; status.apiServerUrl is "
+        "then https://. In-cluster clients keep the Service <name>-api on 8080.",
+    )
+    load_balancer_source_ranges: list[Cidr] = Field(
+        default_factory=list,
+        max_length=32,
+        description="CIDR blocks allowed to reach the NLB. Defaults to any.",
     )
     annotations: dict[str, str] = Field(
         default_factory=dict, max_length=32, description="Extra Service annotations."
@@ -558,6 +604,18 @@ class EcsSpec(SpecModel):
     )
     task_resources: Resources | None = Field(
         None, description="Size of those tasks, snapped to Fargate. Defaults to 0.25 vCPU/0.5 GB."
+    )
+
+
+class NetworkSpec(SpecModel):
+    """Network access of the cluster's pods. NetworkPolicy is not enforced on Fargate pods;
+    security groups for pods are."""
+
+    pod_security_group_ids: list[SecurityGroupId] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Security groups for the Airflow pods (a SecurityGroupPolicy selecting "
+        "them, not the task pods), so that RDS can admit only them.",
     )
 
 
@@ -710,6 +768,7 @@ class AirflowClusterSpec(SpecModel):
     workers: WorkersSpec = Field(default_factory=WorkersSpec, description="Celery workers.")
     ecs: EcsSpec | None = Field(None, description="ECS on Fargate; required by the Ecs executor.")
     pods: PodsSpec = Field(default_factory=PodsSpec, description="KubernetesPodOperator task pods.")
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="Pod networking.")
     logging: LoggingSpec = Field(default_factory=LoggingSpec, description="Logging.")
     admin: AdminSpec = Field(default_factory=AdminSpec, description="The admin user.")
     suspend: bool = Field(

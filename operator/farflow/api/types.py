@@ -133,3 +133,20 @@ LogGroupName = Annotated[
         512,
     ),
 ]
+AcmCertificateArn = Annotated[
+    str,
+    Matching(
+        "arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+",
+        "must be an ACM certificate ARN such as "
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-...",
+        2048,
+    ),
+]
+Cidr = Annotated[
+    str,
+    Matching(
+        "([0-9]{1,3}[.]){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3}",
+        "must be a CIDR block such as 203.0.113.0/24",
+        64,
+    ),
+]

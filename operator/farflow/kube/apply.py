@@ -26,6 +26,7 @@ PRUNABLE = (
     ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("rbac.authorization.k8s.io/v1", "Role"),  # no longer made, but earlier versions did
     ("v1", "ServiceAccount"),
+    ("vpcresources.k8s.aws/v1beta1", "SecurityGroupPolicy"),  # EKS's; not served elsewhere
 )
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
@@ -86,8 +87,11 @@ def prune(kube: Kube, selectors: Mapping[str, str], wanted: Iterable[Manifest]) 
     its selector (see farflow.manifests.meta.prune_selectors) finds."""
     keep = {key(m) for m in wanted}
     removed = []
+    served = [
+        (api_version, kind) for api_version, kind in PRUNABLE if kube.serves(api_version, kind)
+    ]
     for namespace, selector in sorted(selectors.items()):
-        for api_version, kind in PRUNABLE:
+        for api_version, kind in served:
             for live in kube.list(api_version, kind, namespace, selector):
                 live_key = (api_version, kind, namespace, live["metadata"]["name"])
                 if live_key not in keep:

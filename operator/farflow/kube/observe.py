@@ -66,13 +66,17 @@ def deployment_state(live: Manifest) -> DeploymentState:
 
 
 def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:
-    """The load balancer's address once it has one, else the in-cluster address."""
+    """The load balancer's address once it has one (https:// when it serves TLS, its port
+    named https), else the in-cluster address; None for a TLS-only Service without one."""
     live = kube.get("v1", "Service", name, namespace)
     if live is None:
         return None
     ingress = (live.get("status", {}).get("loadBalancer", {}).get("ingress") or [{}])[0]
     host = ingress.get("hostname") or ingress.get("ip")
-    return f"http://{host or f'{name}.{namespace}.svc.cluster.local'}:{port}"
+    tls = any(p.get("name") == "https" for p in live.get("spec", {}).get("ports") or [])
+    if host:
+        return f"https://{host}" if tls else f"http://{host}:{port}"
+    return None if tls else f"http://{name}.{namespace}.svc.cluster.local:{port}"
 
 
 def secret_has_key(kube: Kube, name: str, key: str, namespace: str) -> bool:

@@ -13,7 +13,8 @@ from farflow.manifests.meta import prune_selectors
 from farflow.manifests.network_policy import network_policy
 from farflow.manifests.rbac import rbac
 from farflow.manifests.secrets import generate_value, generated_keys, mirrored_secret, secret
-from farflow.manifests.service import service
+from farflow.manifests.security_groups import security_group_policies
+from farflow.manifests.service import services
 from farflow.manifests.service_accounts import service_accounts
 from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
@@ -47,8 +48,9 @@ def manifests(
         config_map(plan, owner),
         *pod_template_config_maps(plan, owner),
         # Networking and disruption rules, ready before any pod exists.
-        service(plan, owner),
+        *services(plan, owner),
         network_policy(plan, owner),
+        *security_group_policies(plan, owner),
         *(disruption_budget(plan, owner, c) for c in ordered),
         # The schema migration must finish before any component (re)starts...
         migration_job(plan, owner),

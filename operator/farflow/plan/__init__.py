@@ -12,6 +12,7 @@ from farflow.plan.config import (
     API_PORT,
     airflow_config,
     git_env,
+    in_cluster_service,
     pod_labels,
     pod_template_file,
     secret_env,
@@ -50,8 +51,9 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         task_service_account=spec.pods.service_account_name,
         service_account_role_arn=spec.aws.service_account_role_arn,
         task_role_arn=spec.pods.service_account_role_arn,
-        service=_service(spec),
+        service=_service(cluster),
         pod_labels=pod_labels(names, facts),
+        pod_security_groups=tuple(spec.network.pod_security_group_ids),
         tasks_allowed=tasks_allowed,
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),
@@ -83,12 +85,22 @@ def _migration_command(spec: ResolvedSpec) -> tuple[str, ...]:
     return ("bash", "-c", script)
 
 
-def _service(spec: ResolvedSpec) -> ServicePlan:
-    service = spec.api_server.service
+def _service(cluster: ResolvedCluster) -> ServicePlan:
+    service = cluster.spec.api_server.service
     annotations: dict[str, str] = {}
     if service.type == "LoadBalancer":
         scheme = {"service.beta.kubernetes.io/aws-load-balancer-scheme": service.scheme}
         annotations = NLB_ANNOTATIONS | scheme
+    if service.tls:
+        annotations |= {
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": service.tls.certificate_arn,
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+        }
     return ServicePlan(
-        type=service.type, port=API_PORT, annotations=annotations | service.annotations
+        type=service.type,
+        port=API_PORT,
+        annotations=annotations | service.annotations,
+        in_cluster=in_cluster_service(cluster.spec, cluster.names),
+        tls=service.tls is not None,
+        source_ranges=tuple(service.load_balancer_source_ranges),
     )

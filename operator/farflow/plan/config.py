@@ -96,8 +96,15 @@ def git_env(spec: ResolvedSpec) -> tuple[EnvVar, ...]:
 Options = dict[tuple[str, str], str]
 
 
+def in_cluster_service(spec: ResolvedSpec, names: KubeNames) -> str:
+    """The Service in-cluster clients (workers, through the execution API) use: the exposed
+    one, unless TLS at its NLB leaves that one HTTPS on 443 only."""
+    return names.of("api") if spec.api_server.service.tls else names.service
+
+
 def _core(spec: ResolvedSpec, names: KubeNames) -> Options:
-    service_url = f"http://{names.service}.{names.namespace}.svc.cluster.local:{API_PORT}"
+    service = in_cluster_service(spec, names)
+    service_url = f"http://{service}.{names.namespace}.svc.cluster.local:{API_PORT}"
     return {
         ("core", "executor"): ",".join(EXECUTOR_CLASSES[e] for e in spec.airflow.executors),
         ("core", "execution_api_server_url"): f"{service_url}/execution/",

@@ -106,6 +106,7 @@ class Plan:
     task_role_arn: str | None  # the task pods' IRSA role
     service: ServicePlan
     pod_labels: dict[str, str]  # what every pod carries for its Fargate profile
+    pod_security_groups: tuple[str, ...] = ()  # of the Airflow pods (security groups for pods)
     # Whether the task namespace admits this cluster's task pods (see farflow.tenancy); when
     # it does not, FarFlow makes nothing there.
     tasks_allowed: bool = True
@@ -119,8 +120,11 @@ class Plan:
 
 @dataclass(frozen=True)
 class ServicePlan:
-    """How the API server is exposed."""
+    """How the API server is exposed, and reached in the cluster."""
 
     type: str
-    port: int
+    port: int  # the API server's, in the cluster
     annotations: dict[str, str]
+    in_cluster: str  # the Service in-cluster clients use (the exposed one, unless TLS)
+    tls: bool = False  # HTTPS on 443 at the NLB: then the exposed Service has only that port
+    source_ranges: tuple[str, ...] = ()
