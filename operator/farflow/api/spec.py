@@ -29,6 +29,7 @@ from farflow.api.types import (
     ImageRepository,
     ImageTag,
     K8sName,
+    KmsKeyArn,
     LogGroupName,
     MemoryQuantity,
     QueueName,
@@ -187,6 +188,12 @@ class AwsSpec(SpecModel):
         description="IAM role the Airflow components assume through IRSA (the eks.amazonaws."
         "com/role-arn annotation of their service accounts); docs/iam-airflow-policy.json "
         "lists what it needs. Task pods never get it: see pods.serviceAccountRoleArn.",
+    )
+    kms_key_arn: KmsKeyArn | None = Field(
+        None,
+        description="Customer-managed KMS key for the SQS queues, the RDS instance, the DAG "
+        "bucket, the Secrets Manager secrets and the log group; AWS-owned keys otherwise. Set "
+        "at creation: an RDS instance's key cannot change.",
     )
 
 
@@ -688,6 +695,10 @@ def _identity(path: str, why: str, **kwargs: Any) -> Immutable:
 # resources while the old ones keep running, never cleaned up.
 IDENTITY = (
     _identity("aws.region", "every AWS resource of the cluster lives in its region"),
+    _identity(
+        "aws.kmsKeyArn",
+        "the RDS instance, secrets and log group keep the key they were created with",
+    ),
     _identity(
         "database.rds",
         "switching between rds and connectionSecretRef starts Airflow on another, empty "

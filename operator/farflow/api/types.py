@@ -150,3 +150,11 @@ Cidr = Annotated[
         64,
     ),
 ]
+KmsKeyArn = Annotated[
+    str,
+    Matching(
+        "arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+",
+        "must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-...",
+        2048,
+    ),
+]

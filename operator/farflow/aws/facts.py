@@ -14,7 +14,7 @@ from farflow.api.names import EcsNames
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.spec import EcsSpec, Resources
 from farflow.api.status import AwsStatus, Condition, ConditionType, NamedState
-from farflow.aws import ecs, eks, rds, s3, secrets
+from farflow.aws import ecs, eks, kms, rds, s3, secrets
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
 from farflow.aws.sqs import ensure_queues
@@ -61,12 +61,14 @@ def gather(cluster: ResolvedCluster, profiles_in_use: Collection[str] = ()) -> G
     ``profiles_in_use``: the Fargate profiles the cluster's pods are on (none is deleted)."""
     gathered = Gathered()
     region = gathered.attempt(lambda: region_of(cluster))
-    if region is None:
+    key = cluster.spec.aws.kms_key_arn
+    # Nothing is made with a key FarFlow may not use: one condition says why.
+    if region is None or (key and gathered.attempt(lambda: kms.check_key(region, key)) is None):
         _conclude(gathered)
         return gathered
     names, spec = cluster.aws_names, cluster.spec
     queues = gathered.attempt(
-        lambda: ensure_queues(spec.broker.sqs, names.queues, region, names.owner)
+        lambda: ensure_queues(spec.broker.sqs, names.queues, region, names.owner, key)
     )
     log_group = gathered.attempt(lambda: _log_group(cluster, region))
     database_ready, database = _database(gathered, cluster, region)
@@ -116,7 +118,11 @@ def _log_group(cluster: ResolvedCluster, region: str) -> str | None:
     if not cloudwatch.enabled:
         return None
     return ensure_log_group(
-        cloudwatch.log_group, cloudwatch.retention_days, region, cluster.aws_names.owner
+        cloudwatch.log_group,
+        cloudwatch.retention_days,
+        region,
+        cluster.aws_names.owner,
+        cluster.spec.aws.kms_key_arn,
     )
 
 
@@ -132,7 +138,12 @@ def _database(
     identifier = rds_names.instance
     state = gathered.attempt(
         lambda: rds.ensure_database(
-            region, wanted, rds_names, names.owner, names.database_secret_id
+            region,
+            wanted,
+            rds_names,
+            names.owner,
+            names.database_secret_id,
+            kms_key=cluster.spec.aws.kms_key_arn,
         )
     )
     if state is None:
@@ -161,7 +172,11 @@ def _admin_password(gathered: Gathered, cluster: ResolvedCluster, region: str) -
     names = cluster.aws_names
     stored = gathered.attempt(
         lambda: secrets.ensure_secret(
-            region, names.admin_secret_id, secrets.generate_password, names.owner
+            region,
+            names.admin_secret_id,
+            secrets.generate_password,
+            names.owner,
+            cluster.spec.aws.kms_key_arn,
         )
     )
     if stored is None:
@@ -174,7 +189,8 @@ def _dag_bucket(cluster: ResolvedCluster, region: str) -> str | None:
     dags, bucket = cluster.spec.dags.s3, cluster.aws_names.dag_bucket
     if dags is None or bucket is None or not dags.create:
         return bucket
-    return s3.ensure_dag_bucket(region, bucket, cluster.aws_names.owner).name
+    owner, key = cluster.aws_names.owner, cluster.spec.aws.kms_key_arn
+    return s3.ensure_dag_bucket(region, bucket, owner, key).name
 
 
 def _profile_selectors(cluster: ResolvedCluster) -> list[eks.Selector]:

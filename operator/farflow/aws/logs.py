@@ -12,14 +12,17 @@ from farflow.aws.session import TAG_KEY, AwsError, client, failed, tagged_owner
 _failed = partial(failed, "logs")
 
 
-def ensure_log_group(name: str, retention_days: int, region: str, owner: str) -> str:
-    """The log group's ARN (without the trailing ':*'), creating the group if missing; an
-    existing group is changed only when it is tagged ours."""
+def ensure_log_group(
+    name: str, retention_days: int, region: str, owner: str, kms_key: str | None = None
+) -> str:
+    """The log group's ARN (without the trailing ':*'), creating the group if missing (with
+    ``kms_key``, fixed at creation); an existing group is changed only when it is ours."""
     logs = client("logs", region)
     try:
         group = _find(logs, name)
         if group is None:
-            logs.create_log_group(logGroupName=name, tags={TAG_KEY: owner})
+            key = {"kmsKeyId": kms_key} if kms_key else {}
+            logs.create_log_group(logGroupName=name, tags={TAG_KEY: owner}, **key)
             group = _find(logs, name) or {}
         else:
             _check_owner(logs, group, owner)

@@ -18,19 +18,27 @@ _failed = partial(failed, "sqs")
 
 _NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 # Dead letters wait for a human: keep them as long as SQS allows (14 days).
-_DLQ_ATTRIBUTES = {"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": str(14 * 86400)}
+_DLQ_ATTRIBUTES = {"MessageRetentionPeriod": str(14 * 86400)}
 
 
 def ensure_queues(
-    spec: SqsSpec, queues: Iterable[QueueNames], region: str, owner: str
+    spec: SqsSpec,
+    queues: Iterable[QueueNames],
+    region: str,
+    owner: str,
+    kms_key: str | None = None,
 ) -> dict[str, str]:
-    """Celery queue -> queue URL; creates missing queues when the spec asks for it."""
+    """Celery queue -> queue URL; creates missing queues when the spec asks for it, encrypted
+    with ``kms_key`` (else SSE-SQS)."""
     sqs = client("sqs", region)
     urls = {}
+    encryption = _encryption(kms_key)
     for queue in queues:
         try:
             urls[queue.celery] = (
-                _ensured(sqs, spec, queue, owner) if spec.create else _url(sqs, queue.sqs)
+                _ensured(sqs, spec, queue, owner, encryption)
+                if spec.create
+                else _url(sqs, queue.sqs)
             )
         except (ClientError, BotoCoreError) as error:
             raise _failed(error, queue.sqs) from error
@@ -64,11 +72,20 @@ def _existing_url(sqs: Any, sqs_name: str) -> str | None:
         return None
 
 
-def _ensured(sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str) -> str:
+def _encryption(kms_key: str | None) -> dict[str, str]:
+    """SSE with the customer's key, or SQS's own (they exclude each other)."""
+    if kms_key is None:
+        return {"SqsManagedSseEnabled": "true"}
+    return {"SqsManagedSseEnabled": "false", "KmsMasterKeyId": kms_key}
+
+
+def _ensured(
+    sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str, encryption: dict[str, str]
+) -> str:
     """The main queue, pointing at its dead-letter queue when enabled (and at none otherwise)."""
     redrive = ""
     if spec.dead_letter_queue.enabled:
-        dlq_url = _queue(sqs, queue.dead_letter, _DLQ_ATTRIBUTES, owner)
+        dlq_url = _queue(sqs, queue.dead_letter, {**_DLQ_ATTRIBUTES, **encryption}, owner)
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
         redrive = json.dumps(
             {
@@ -78,7 +95,7 @@ def _ensured(sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str) -> str:
         )
     attributes = {
         "VisibilityTimeout": str(spec.visibility_timeout_seconds),
-        "SqsManagedSseEnabled": "true",
+        **encryption,
         "RedrivePolicy": redrive,  # "" removes it
     }
     return _queue(sqs, queue.sqs, attributes, owner)
@@ -89,7 +106,7 @@ def _queue(sqs: Any, sqs_name: str, attributes: dict[str, str], owner: str) -> s
     differing ones set."""
     url = _existing_url(sqs, sqs_name)
     if url is None:
-        given = {key: value for key, value in attributes.items() if value}
+        given = {key: value for key, value in attributes.items() if value and value != "false"}
         response = sqs.create_queue(QueueName=sqs_name, Attributes=given, tags={TAG_KEY: owner})
         return str(response["QueueUrl"])
     _check_owner(sqs, url, sqs_name, owner)
