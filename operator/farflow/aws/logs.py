@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, failed, held, tagged_owner
 
 _failed = partial(failed, "logs")
 
@@ -65,10 +65,9 @@ def _owner(logs: Any, group: dict[str, Any]) -> str | None:
 def _check_owner(logs: Any, group: dict[str, Any], owner: str) -> None:
     found = _owner(logs, group)
     if found != owner:
-        held = f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
         raise AwsError(
             "LogGroupNotOwned",
-            f"log group {group['logGroupName']} exists but {held}, not {owner}, so FarFlow "
+            f"log group {group['logGroupName']} exists but {held(found)}, not {owner}, so FarFlow "
             "will not change it; choose another logging.cloudwatch.logGroup, or tag the group "
             f"{TAG_KEY}={owner} to hand it to this cluster",
         )

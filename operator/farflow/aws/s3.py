@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, held, tagged_owner
 
 _failed = partial(failed, "s3")
 _MISSING = {"404", "NoSuchBucket"}
@@ -124,8 +124,7 @@ def _owner(s3: Any, bucket: str) -> str | None:
 def _check_owner(s3: Any, bucket: str, owner: str) -> None:
     found = _owner(s3, bucket)
     if found != owner:
-        held = f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
-        raise _not_ours(bucket, f"exists but {held}, not {owner}")
+        raise _not_ours(bucket, f"exists but {held(found)}, not {owner}")
 
 
 def _encrypted(found: dict[str, Any] | None) -> bool:

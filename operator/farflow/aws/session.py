@@ -73,6 +73,11 @@ def tagged_owner(tags: Mapping[str, str] | Iterable[Mapping[str, str]]) -> str |
     return None
 
 
+def held(found: str | None) -> str:
+    """How a resource not ours is tagged, for the message refusing it."""
+    return f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
+
+
 def explain(error: ClientError | BotoCoreError, action: str) -> AwsError:
     """An AwsError naming the failed action and what AWS said, for a status condition."""
     if isinstance(error, ClientError):

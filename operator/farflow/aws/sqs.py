@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.names import QueueNames
 from farflow.api.spec import SqsSpec
-from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, held, tagged_owner
 
 _failed = partial(failed, "sqs")
 
@@ -136,11 +136,10 @@ def _owner(sqs: Any, url: str) -> str | None:
 def _check_owner(sqs: Any, url: str, sqs_name: str, owner: str) -> None:
     found = _owner(sqs, url)
     if found != owner:
-        held = f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
         raise AwsError(
             "QueueNotOwned",
-            f"SQS queue {sqs_name} exists but {held}, not {owner}, so FarFlow will not change "
-            "its attributes; choose another broker.sqs.queueNamePrefix, or set "
+            f"SQS queue {sqs_name} exists but {held(found)}, not {owner}, so FarFlow will not "
+            "change its attributes; choose another broker.sqs.queueNamePrefix, or set "
             "broker.sqs.create: false to use the queues as they are",
         )
 
