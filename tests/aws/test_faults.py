@@ -83,3 +83,29 @@ def test_the_proxy_names_actions_as_iam_does(aws: AwsProxy) -> None:
         "rds:DescribeDBInstances",
         "eks:ListClusters",
     ]
+
+
+def test_the_proxy_records_the_resources_iam_authorizes(aws: AwsProxy) -> None:
+    """What docs/iam-*.json are checked against: each call's (action, resource ARN) pairs,
+    implicit ones included, by caller."""
+    bucket, key = unique("farflow-proxy"), "farflow-recorded"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dags/a.py", Body=b"")
+    s3.head_object(Bucket=bucket, Key="dags/a.py")
+    ecs = boto3.client("ecs", aws_access_key_id=key, aws_secret_access_key="testing")
+    ecs.create_cluster(clusterName="farflow-recorded")
+    ecs.describe_tasks(cluster="farflow-recorded", tasks=["0123abcd"])
+    ecs.register_task_definition(
+        family="farflow-recorded",
+        containerDefinitions=[{"name": "task", "image": "example.com/task:1", "memory": 512}],
+        executionRoleArn="arn:aws:iam::123456789012:role/farflow/ecs-execution",
+    )
+    account = "arn:aws:ecs:us-east-1:123456789012"
+    assert aws.pairs(principal=key) == {
+        ("ecs:CreateCluster", f"{account}:cluster/farflow-recorded"),
+        ("ecs:DescribeTasks", f"{account}:task/farflow-recorded/0123abcd"),
+        ("ecs:RegisterTaskDefinition", "*"),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/farflow/ecs-execution"),
+    }
+    assert ("s3:GetObject", f"arn:aws:s3:::{bucket}/dags/a.py") in aws.pairs(principal="testing")

@@ -23,6 +23,8 @@ TAG_KEY = "farflow.io/cluster"
 # docs/iam-policy.json is checked against the actions, not the operations).
 IAM_ACTIONS = {
     "s3:HeadBucket": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjects": "s3:ListBucket",
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:ListObjectVersions": "s3:ListBucketVersions",
     "s3:DeleteObjects": "s3:DeleteObjectVersion",  # FarFlow deletes versions by id
