@@ -34,15 +34,26 @@ def kube(local_cluster: LocalCluster) -> Kube:
 
 @pytest.fixture
 def platform_logging(local_cluster: LocalCluster, kube: Kube) -> Iterator[None]:
-    """The platform team's own output in the ConfigMap; FarFlow's test blocks removed after."""
+    """The platform team's own output first in the ConfigMap (which the whole test session
+    shares); afterwards the ConfigMap as it was."""
     local_cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    local_cluster.kubectl(
-        "-n", NAMESPACE, "create", "configmap", CONFIG_MAP, f"--from-literal=output.conf={THEIRS}",
-        check=False,
-    )  # fmt: skip
+    live = kube.get("v1", "ConfigMap", CONFIG_MAP, NAMESPACE)
+    before = ((live or {}).get("data") or {}).get("output.conf", "")
+    set_output(local_cluster, THEIRS + before)
     yield
-    for owner in OWNERS:
-        sync_logging(kube, owner, None)
+    set_output(local_cluster, before)
+
+
+def set_output(local_cluster: LocalCluster, text: str) -> None:
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONFIG_MAP, "namespace": NAMESPACE},
+        "data": {"output.conf": text},
+    }
+    local_cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(configmap)
+    )
 
 
 def output(local_cluster: LocalCluster) -> dict[str, Any]:
