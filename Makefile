@@ -12,7 +12,7 @@ PY := .venv/bin/python
 export UV_HTTP_RETRIES ?= 5
 export PIP_RETRIES ?= 5
 
-.PHONY: help run test lint unit aws helm cluster e2e crd controlplane system-packages cluster-up cluster-down clean
+.PHONY: help run test lint unit aws helm cluster e2e crd requirements controlplane system-packages cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ e2e: .venv/.synced controlplane system-packages ## the e2e tier: real Airflow, P
 crd: .venv/.synced ## regenerate the CRD from the models (crds/ and the chart's copy)
 	.venv/bin/farflow crd > crds/airflowcluster.yaml
 	cp crds/airflowcluster.yaml charts/farflow-operator/crds/airflowcluster.yaml
+
+# The Airflow image's pins, hash-locked, from uv.lock (a unit test fails when they drift).
+AIRFLOW_REQUIREMENTS := export --frozen --no-dev --extra airflow --no-emit-project --prune kopf
+
+requirements: $(UV) ## regenerate airflow/requirements.txt from uv.lock
+	$(UV) $(AIRFLOW_REQUIREMENTS) > airflow/requirements.txt
 
 controlplane: system-packages ## build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, kwok, helm
 	bash tests/controlplane/build.sh

@@ -17,6 +17,7 @@ from farflow.aws.cleanup import remove_aws
 from farflow.kube.apply import prune
 from farflow.kube.client import Kube
 from farflow.kube.log_routing import sync_logging
+from farflow.manifests import prune_selectors
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ def _in_task_namespace(cluster: ResolvedCluster) -> bool:
 
 
 def _remove_task_namespace_objects(cluster: ResolvedCluster, kube: Kube) -> bool:
-    prune(kube, cluster.name, {cluster.spec.pods.namespace}, [])
+    selectors = prune_selectors(cluster.names, cluster.spec.pods.namespace)
+    task_namespace = cluster.spec.pods.namespace
+    prune(kube, {task_namespace: selectors[task_namespace]}, [])
     return True
 
 

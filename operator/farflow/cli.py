@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from farflow import handlers
-from farflow.api import AirflowCluster, FieldError, field_errors, parse, resolve
+from farflow.api import AirflowCluster, FieldError, field_errors, identity_changes, parse, resolve
 from farflow.api.crd import crd
 from farflow.aws.session import AwsError
 from farflow.render import rendered
@@ -60,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
             help="manifest file or folder of *.yaml files; repeatable, - for stdin",
         )
         sub.set_defaults(command=command)
+    commands.choices["validate"].add_argument(
+        "--previous",
+        action="append",
+        default=[],
+        type=Path,
+        help="the manifests as they are applied now (repeatable): also report each change of "
+        "a field the API server refuses to change, as it would on kubectl apply",
+    )
     commands.choices["render"].add_argument(
         "--account-id",
         default="000000000000",
@@ -128,8 +136,9 @@ def _crd(_: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     invalid = 0
+    previous = {_identity(d.body): d.body for d in _documents(args.previous)}
     for document in _documents(args.filename):
-        cluster, errors = _checked(document)
+        cluster, errors = _checked(document, previous.get(_identity(document.body)))
         for error in errors:
             print(f"{document.source}: {error}")
         if cluster is None:
@@ -137,6 +146,14 @@ def _validate(args: argparse.Namespace) -> int:
         else:
             print(f"{document.source}: AirflowCluster {cluster.metadata.name} is valid")
     return 1 if invalid else 0
+
+
+def _identity(body: Any) -> tuple[str, str] | None:
+    """namespace and name of a manifest, to pair it with its previous version."""
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    return (str(meta.get("namespace", "default")), str(meta.get("name")))
 
 
 def _resolve(args: argparse.Namespace) -> int:
@@ -167,13 +184,19 @@ def _valid_clusters(paths: list[Path]) -> list[AirflowCluster] | None:
     return clusters
 
 
-def _checked(document: Document) -> tuple[AirflowCluster | None, list[FieldError]]:
+def _checked(
+    document: Document, before: Any = None
+) -> tuple[AirflowCluster | None, list[FieldError]]:
+    """The cluster, or the errors that make it invalid; with ``before``, the version it
+    would replace, a changed identity is one."""
     if not isinstance(document.body, dict):
         return None, [FieldError("(document)", "must be a mapping (an AirflowCluster object)")]
     try:
-        return parse(document.body), []
+        cluster = parse(document.body)
     except ValidationError as error:
         return None, field_errors(error)
+    changes = identity_changes(before, document.body) if before is not None else []
+    return (None, changes) if changes else (cluster, [])
 
 
 def _resolved_manifest(cluster: AirflowCluster) -> dict[str, Any]:

@@ -7,17 +7,28 @@ the builders set is the label `prune` selects by.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 Manifest = dict[str, Any]
 
 FIELD_MANAGER = "farflow"  # server-side apply's field manager, and app.kubernetes.io/managed-by
-CLUSTER_LABEL = "farflow.io/cluster"
+CLUSTER_LABEL = "farflow.io/cluster"  # the AirflowCluster's name: unique in its namespace only
+# <namespace>.<name> of the AirflowCluster: unique in the whole Kubernetes cluster, so objects
+# in a task namespace two clusters share, and the pods a Fargate profile selects, tell their
+# owners apart.
+OWNER_LABEL = "farflow.io/owner"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VERSION_LABEL = "app.kubernetes.io/version"  # the Airflow version an object is for
 # What the Fargate profile selects on: every pod FarFlow starts, or tells DAGs to start, has it.
 FARGATE_LABELS = {"farflow.io/fargate": "true"}
+# The Fargate profile FarFlow made that a pod is meant for (its configuration's digest): two
+# profiles of a cluster overlap while one replaces the other, and EKS picks at random among
+# the profiles a pod matches, so pods move to a new profile only by changing this label.
+PROFILE_LABEL = "farflow.io/fargate-profile"
+# Where EKS records the profile a pod was scheduled through.
+EKS_PROFILE_ANNOTATION = "eks.amazonaws.com/fargate-profile"
 
 # Pod template annotations whose change rolls the pods: the Airflow settings they read, the
 # data of the Secrets they read, and (on the scheduler) the Kubernetes executor's template.
@@ -51,6 +62,22 @@ class Owner:
         }
 
 
+def owner_value(namespace: str, cluster: str) -> str:
+    """The OWNER_LABEL value: namespace.name, hash-shortened to a label value's 63 characters
+    (a namespace has no dots, so the first dot separates the two)."""
+    full = f"{namespace}.{cluster}"
+    if len(full) <= 63:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[:54].rstrip('-.')}-{digest}"
+
+
+def fargate_labels(namespace: str, cluster: str) -> dict[str, str]:
+    """What every pod of the cluster carries for the Fargate profiles: FarFlow's label, and
+    its owner's, so that a profile FarFlow creates selects this cluster's pods only."""
+    return {**FARGATE_LABELS, OWNER_LABEL: owner_value(namespace, cluster)}
+
+
 def selector_labels(cluster: str, component: str) -> dict[str, str]:
     """Immutable labels a Deployment selects its pods by."""
     return {
@@ -61,19 +88,27 @@ def selector_labels(cluster: str, component: str) -> dict[str, str]:
     }
 
 
-def labels(cluster: str, component: str, version: str) -> dict[str, str]:
-    """Standard labels of an object of ``component``."""
+def labels(cluster: str, owner: str, component: str, version: str) -> dict[str, str]:
+    """Standard labels of an object of ``component``; ``owner`` is its owner_value."""
     return {
         **selector_labels(cluster, component),
+        OWNER_LABEL: owner,
         VERSION_LABEL: version,
         "app.kubernetes.io/part-of": "farflow",
         MANAGED_BY_LABEL: FIELD_MANAGER,
     }
 
 
-def prune_selector(cluster: str) -> str:
-    """The label selector of every object FarFlow made for ``cluster``."""
-    return f"{CLUSTER_LABEL}={cluster},{MANAGED_BY_LABEL}={FIELD_MANAGER}"
+def prune_selector(label: str, value: str) -> str:
+    """The label selector of the objects FarFlow made with ``label=value``: in its own
+    namespace the cluster's name (what earlier versions labelled too), elsewhere its owner."""
+    return f"{label}={value},{MANAGED_BY_LABEL}={FIELD_MANAGER}"
+
+
+def made_by_farflow_for(live: Manifest, owner: str) -> bool:
+    """Whether FarFlow made the live object for the cluster with that owner_value."""
+    found = live.get("metadata", {}).get("labels") or {}
+    return found.get(MANAGED_BY_LABEL) == FIELD_MANAGER and found.get(OWNER_LABEL) == owner
 
 
 def key(manifest: Manifest) -> tuple[str, str, str, str]:

@@ -14,22 +14,23 @@ from pydantic import ValidationError
 from farflow import cleanup
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
-from farflow.api.status import AwsStatus, MigrationStatus
+from farflow.api.status import AwsStatus, Condition, MigrationStatus
 from farflow.aws.cleanup import as_recorded, leftovers
 from farflow.aws.facts import Gathered, Known, gather
 from farflow.aws.session import AwsError
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync, write
 from farflow.kube.client import KUBERNETES_ERRORS, Kube, describe
-from farflow.kube.log_routing import output_block, sync_logging
+from farflow.kube.log_routing import output_block, route_pod_logs
 from farflow.kube.status import Report, changed, previous_status, wire
-from farflow.manifests import manifests, migration_job_name
+from farflow.manifests import manifests, migration_job_name, prune_selectors
 from farflow.manifests.config_map import content_hash
 from farflow.manifests.secrets import decoded, encoded
-from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner
+from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner, owner_value
 from farflow.plan import AwsFacts, Plan, plan
 from farflow.plan.config import SHARED_KEYS
 from farflow.rollout import PROGRESS_RETRY, Observed, decide
+from farflow.tenancy import admit
 
 AWS_RETRY, SETUP_RETRY = 60.0, 30.0
 # The Event reason for arriving in each phase: the step the cluster just took.
@@ -89,13 +90,13 @@ def _converge(
     facts = gathered.facts
     if facts is None:
         return AWS_RETRY if gathered.errors else SETUP_RETRY
-    if not _fargate_ready(cluster, report):
-        return SETUP_RETRY
-    planned = plan(cluster, facts)
+    admission = admit(cluster, kube)
+    report.record([admission.condition])
+    planned = plan(cluster, facts, tasks_allowed=admission.allowed)
     read = _secrets_read(planned, gathered.mirrored, kube)
     if cluster.spec.database.rds is None and not _user_database_secret(cluster, read, report):
         return SETUP_RETRY
-    _forward_pod_logs(cluster, facts, kube)
+    report.record([_forward_pod_logs(cluster, facts, kube)])
     # A part of AWS that failed leaves its Secret out of the plan: prune only a complete one.
     complete = not gathered.errors
     delay = _roll_out(
@@ -110,11 +111,12 @@ def _converge(
     return SETUP_RETRY if gathered.provisioning else delay
 
 
-def _fargate_ready(cluster: ResolvedCluster, report: Report) -> bool:
-    """No pod before the Fargate profile FarFlow makes is ACTIVE: EKS schedules a pod that
-    no active profile selects with the default scheduler, and never moves it to Fargate."""
-    profile = report.conditions.get("FargateProfileReady")
-    return not cluster.spec.fargate.profile.create or (profile is not None and profile.holds)
+def _profiles_in_use(cluster: ResolvedCluster, kube: Kube) -> set[str]:
+    """The Fargate profiles FarFlow made that the cluster's pods are still on."""
+    if not cluster.spec.fargate.profile.create:
+        return set()
+    owner = owner_value(cluster.namespace, cluster.name)
+    return observe.fargate_profiles(kube, {cluster.namespace, cluster.spec.pods.namespace}, owner)
 
 
 def _passed(report: Report, errors: list[AwsError]) -> None:
@@ -132,7 +134,12 @@ def _known(cluster: ResolvedCluster, kube: Kube, report: Report) -> Known:
     keys = decoded((live or {}).get("data") or {})
     migrated = report.previous.migration is not None
     complete = all(key in keys for key in SHARED_KEYS)
-    return Known(report.previous.aws or AwsStatus(), keys if complete else None, migrated)
+    return Known(
+        report.previous.aws or AwsStatus(),
+        keys if complete else None,
+        migrated,
+        _profiles_in_use(cluster, kube),
+    )
 
 
 def _secrets_read(
@@ -168,13 +175,13 @@ def _user_database_secret(
     return True
 
 
-def _forward_pod_logs(cluster: ResolvedCluster, facts: AwsFacts, kube: Kube) -> None:
+def _forward_pod_logs(cluster: ResolvedCluster, facts: AwsFacts, kube: Kube) -> Condition:
     """Fargate's log router ships the cluster's pod logs to its CloudWatch log group."""
     cloudwatch = cluster.spec.logging.cloudwatch
     block = None
     if cloudwatch.enabled and facts.log_group_arn:
         block = output_block(cluster.namespace, cluster.name, facts.region, cloudwatch.log_group)
-    sync_logging(kube, cluster.qualified_name, block)
+    return route_pod_logs(kube, cluster.qualified_name, block, cloudwatch.log_group)
 
 
 def clean_up(body: dict[str, Any], kube: Kube) -> float | None:
@@ -243,8 +250,7 @@ def _roll_out(
     next step, and applies the Deployments the decision names."""
     sync(kube, [m for m in wanted if m["kind"] != "Deployment"])
     if prune_extra:
-        namespaces = {planned.names.namespace, planned.task_namespace}
-        prune(kube, planned.names.cluster, namespaces, wanted)
+        prune(kube, prune_selectors(planned.names, planned.task_namespace), wanted)
     deployments = _deployments(planned, wanted)
     observed = _observe(planned, kube, report.previous.migration)
     decision = decide(planned, deployments, observed)

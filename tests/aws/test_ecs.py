@@ -26,8 +26,8 @@ from tests.fixtures.aws_proxy import AwsProxy
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("moto_env")]
 OWNER = "ecs/test"
 OURS = [{"key": TAG_KEY, "value": OWNER}]
-EXECUTION_ROLE = "arn:aws:iam::123456789012:role/farflow-ecs-execution"
-TASK_ROLE = "arn:aws:iam::123456789012:role/farflow-ecs-task"
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/farflow/ecs-execution"
+TASK_ROLE = "arn:aws:iam::123456789012:role/farflow/ecs-task"
 
 
 @pytest.fixture

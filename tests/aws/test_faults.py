@@ -12,7 +12,7 @@ from farflow.aws.session import TAG_KEY, AwsError
 from farflow.aws.sqs import ensure_queues
 from tests.aws.moto_env import unique
 from tests.fixtures.aws import REGION, queue_names
-from tests.fixtures.aws_proxy import AwsProxy, Fault
+from tests.fixtures.aws_proxy import CALLER, AwsProxy, Fault
 
 pytestmark = pytest.mark.aws
 OWNER = "faults/test"
@@ -20,7 +20,7 @@ OWNER = "faults/test"
 
 @pytest.mark.parametrize("kind", ["throttle", "server"])
 def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
-    name = unique("retried")
+    name = unique("farflow-retried")
     aws.faults["sqs:CreateQueue"] = Fault(kind, times=3)
     urls = ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
     assert urls["default"].endswith(f"/{name}")
@@ -28,7 +28,7 @@ def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
 
 
 def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> None:
-    name = unique("denied")
+    name = unique("farflow-denied")
     aws.faults["sqs:CreateQueue"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
         ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
@@ -36,6 +36,18 @@ def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> Non
     assert str(denied.value).startswith(f"sqs:CreateQueue {name} failed: AccessDeniedException")
     queues = boto3.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])
     assert queues == []
+
+
+def test_access_denied_does_not_show_the_operators_role(aws: AwsProxy) -> None:
+    """Status and Events are read by every user of the namespace: AWS's text names the
+    caller, the operator's role and session, which the message leaves out."""
+    aws.faults["sqs:CreateQueue"] = Fault("denied")
+    with pytest.raises(AwsError) as denied:
+        ensure_queues(SqsSpec(), queue_names(default=unique("farflow-denied")), REGION, OWNER)
+    message = str(denied.value)
+    assert CALLER.split("/")[0] not in message
+    assert "farflow-operator" not in message
+    assert "User: the operator's role is not authorized to perform: sqs:CreateQueue" in message
 
 
 def test_access_denied_on_a_later_step_is_reported(aws: AwsProxy) -> None:
@@ -53,7 +65,7 @@ def test_access_denied_on_a_later_step_is_reported(aws: AwsProxy) -> None:
 
 
 def test_the_proxy_names_actions_as_iam_does(aws: AwsProxy) -> None:
-    bucket = unique("proxy")
+    bucket = unique("farflow-proxy")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="dags/a.py", Body=b"")
@@ -71,3 +83,29 @@ def test_the_proxy_names_actions_as_iam_does(aws: AwsProxy) -> None:
         "rds:DescribeDBInstances",
         "eks:ListClusters",
     ]
+
+
+def test_the_proxy_records_the_resources_iam_authorizes(aws: AwsProxy) -> None:
+    """What docs/iam-*.json are checked against: each call's (action, resource ARN) pairs,
+    implicit ones included, by caller."""
+    bucket, key = unique("farflow-proxy"), "farflow-recorded"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dags/a.py", Body=b"")
+    s3.head_object(Bucket=bucket, Key="dags/a.py")
+    ecs = boto3.client("ecs", aws_access_key_id=key, aws_secret_access_key="testing")
+    ecs.create_cluster(clusterName="farflow-recorded")
+    ecs.describe_tasks(cluster="farflow-recorded", tasks=["0123abcd"])
+    ecs.register_task_definition(
+        family="farflow-recorded",
+        containerDefinitions=[{"name": "task", "image": "example.com/task:1", "memory": 512}],
+        executionRoleArn="arn:aws:iam::123456789012:role/farflow/ecs-execution",
+    )
+    account = "arn:aws:ecs:us-east-1:123456789012"
+    assert aws.pairs(principal=key) == {
+        ("ecs:CreateCluster", f"{account}:cluster/farflow-recorded"),
+        ("ecs:DescribeTasks", f"{account}:task/farflow-recorded/0123abcd"),
+        ("ecs:RegisterTaskDefinition", "*"),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/farflow/ecs-execution"),
+    }
+    assert ("s3:GetObject", f"arn:aws:s3:::{bucket}/dags/a.py") in aws.pairs(principal="testing")

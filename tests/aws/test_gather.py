@@ -109,7 +109,7 @@ def test_lost_keys_of_a_migrated_database_are_never_made_anew() -> None:
     assert read_secret("us-east-1", cluster.aws_names.keys_secret_id) is None
 
 
-def adopted_cluster(master_password_secret: str | None) -> ResolvedCluster:
+def adopted_cluster(namespace: str, master_password_secret: str | None) -> ResolvedCluster:
     """The minimal example on an RDS instance someone else made (moto's: available)."""
     identifier = unique("shared-db")
     boto3.client("rds").create_db_instance(
@@ -124,7 +124,7 @@ def adopted_cluster(master_password_secret: str | None) -> ResolvedCluster:
     if master_password_secret:
         rds["masterPasswordSecret"] = master_password_secret
     patch = {
-        "metadata": {"namespace": unique("adopt")},
+        "metadata": {"namespace": namespace},
         "spec": {
             "aws": {"region": "us-east-1"},
             "database": {"connectionSecretRef": None, "rds": rds},
@@ -133,10 +133,14 @@ def adopted_cluster(master_password_secret: str | None) -> ResolvedCluster:
     return resolve(parse(merged(load(MINIMAL), patch)))
 
 
+def password_secret(name: str) -> str:
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString="their-password")
+    return name
+
+
 def test_an_adopted_instance_with_its_password_becomes_ready() -> None:
-    password = unique("shared-db-password")
-    boto3.client("secretsmanager").create_secret(Name=password, SecretString="their-password")
-    cluster = adopted_cluster(password)
+    namespace = unique("adopt")
+    cluster = adopted_cluster(namespace, password_secret(f"airflow/{namespace}/shared-db"))
     gathered = gather(cluster)
     database = conditions(gathered)["DatabaseReady"]
     assert (database.status, database.reason) == ("True", "Available")
@@ -145,8 +149,23 @@ def test_an_adopted_instance_with_its_password_becomes_ready() -> None:
     assert url.startswith("postgresql+psycopg2://owner:their-password@")
 
 
+@pytest.mark.parametrize("by_arn", [False, True], ids=["name", "arn"])
+def test_a_password_secret_of_another_namespace_is_never_read(by_arn: bool) -> None:
+    """One team cannot have the operator copy another team's password into its namespace."""
+    other = unique("other-team")
+    secret = password_secret(f"airflow/{other}/shared-db")
+    if by_arn:
+        secret = boto3.client("secretsmanager").describe_secret(SecretId=secret)["ARN"]
+    cluster = adopted_cluster(unique("adopt"), secret)
+    gathered = gather(cluster)
+    database = conditions(gathered)["DatabaseReady"]
+    assert (database.status, database.reason) == ("False", "PasswordSecretNotInNamespace")
+    assert f"airflow/{cluster.namespace}/" in database.message
+    assert cluster.database_secret.name not in gathered.mirrored
+
+
 def test_an_adopted_instance_without_a_password_says_what_to_set() -> None:
-    gathered = gather(adopted_cluster(None))
+    gathered = gather(adopted_cluster(unique("adopt"), None))
     database = conditions(gathered)["DatabaseReady"]
     assert (database.status, database.reason) == ("False", "AdoptionNeedsPassword")
     assert "masterPasswordSecret" in database.message

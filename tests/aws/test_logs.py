@@ -58,3 +58,17 @@ def test_denied_deletion_names_the_action(group: str, aws_faults: AwsProxy) -> N
         delete_log_group(REGION, group, OWNER)
     assert str(denied.value).startswith(f"logs:DeleteLogGroup {group} failed: AccessDenied")
     assert len(groups(group)) == 1
+
+
+@pytest.mark.parametrize("tags", [{}, {TAG_KEY: "other-team/audit"}], ids=["untagged", "theirs"])
+def test_a_group_not_ours_is_refused_and_left_as_it_is(group: str, tags: dict[str, str]) -> None:
+    """An AirflowCluster author cannot make the operator cut another group's retention."""
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=group, **({"tags": tags} if tags else {}))
+    logs.put_retention_policy(logGroupName=group, retentionInDays=3653)
+    with pytest.raises(AwsError) as refused:
+        ensure_log_group(group, 1, REGION, OWNER)
+    assert refused.value.reason == "LogGroupNotOwned"
+    assert f"log group {group} exists but" in str(refused.value)
+    [found] = groups(group)
+    assert found["retentionInDays"] == 3653

@@ -20,8 +20,9 @@ pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("moto_env")]
 ACCOUNT = "123456789012"  # moto's account
 
 
-def full_cluster() -> ResolvedCluster:
-    """The full example, in a namespace of its own, on subnets and an EKS cluster in moto."""
+def full_cluster(spec: dict[str, Any] | None = None) -> ResolvedCluster:
+    """The full example (``spec`` merged in), in a namespace of its own, on subnets and an EKS
+    cluster in moto."""
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -43,11 +44,11 @@ def full_cluster() -> ResolvedCluster:
         "spec": {
             "fargate": {"clusterName": eks, "profile": {"subnets": subnets}},
             "database": {"rds": {"subnetIds": subnets, "securityGroupIds": [group["GroupId"]]}},
-            "ecs": {"cluster": {"name": unique("tasks")}, "subnets": subnets},
+            "ecs": {"cluster": {"name": unique("farflow-tasks")}, "subnets": subnets},
             "logging": {"cloudwatch": {"logGroup": f"/farflow/{namespace}/full"}},
         },
     }
-    return resolve(parse(merged(load(FULL), patch)))
+    return resolve(parse(merged(merged(load(FULL), patch), {"spec": spec or {}})))
 
 
 def gathered_until_complete(cluster: ResolvedCluster) -> Gathered:
@@ -90,3 +91,20 @@ def test_what_gather_creates_carries_the_resolved_names(aws: AwsProxy) -> None:
     assert status.ecs_cluster.endswith(f":cluster/{names.ecs.cluster}")
     families = boto3.client("ecs").list_task_definition_families(status="ACTIVE")["families"]
     assert {names.ecs.executor_family, names.ecs.task_family} <= set(families)
+
+
+def test_pinned_images_reach_the_task_definitions(aws: AwsProxy) -> None:
+    airflow, task = f"sha256:{'a' * 64}", f"example.com/task@sha256:{'b' * 64}"
+    cluster = full_cluster({"airflow": {"image": {"digest": airflow}}, "ecs": {"taskImage": task}})
+    gathered_until_complete(cluster)
+    names = cluster.aws_names.ecs
+    assert names is not None
+    ecs = boto3.client("ecs")
+
+    def image(family: str) -> str:
+        definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        return str(definition["containerDefinitions"][0]["image"])
+
+    repository = cluster.spec.airflow.image.repository
+    assert image(names.executor_family) == f"{repository}@{airflow}"
+    assert image(names.task_family) == task

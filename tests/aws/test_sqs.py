@@ -126,3 +126,23 @@ def test_deleting_leaves_queues_not_ours(name: str) -> None:
     sqs().create_queue(QueueName=dead_letter_queue_name(name), tags={TAG_KEY: "other/cluster"})
     assert delete_queues(REGION, queue_names(default=name), OWNER)
     assert queues(name) == [name, dead_letter_queue_name(name)]
+
+
+@pytest.mark.parametrize("tags", [{}, {TAG_KEY: "other-team/etl"}], ids=["untagged", "theirs"])
+def test_a_queue_not_ours_is_refused_and_left_as_it_is(name: str, tags: dict[str, str]) -> None:
+    """queueNamePrefix is free text: a prefix that lands on another team's queue must not
+    rewrite its visibility timeout or remove its dead-letter queue."""
+    dlq = sqs().create_queue(QueueName=f"{name}-their-dlq")["QueueUrl"]
+    dlq_arn = sqs().get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+    their_redrive = json.dumps(
+        {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 3}
+    )
+    theirs = {"VisibilityTimeout": "43200", "RedrivePolicy": their_redrive}
+    sqs().create_queue(QueueName=name, Attributes=theirs, **({"tags": tags} if tags else {}))
+    with pytest.raises(AwsError) as refused:
+        ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
+    assert refused.value.reason == "QueueNotOwned"
+    assert str(refused.value).startswith(f"SQS queue {name} exists but")
+    found = attributes(name)
+    assert found["VisibilityTimeout"] == "43200"
+    assert json.loads(found["RedrivePolicy"])["maxReceiveCount"] == 3

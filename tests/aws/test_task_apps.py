@@ -17,6 +17,7 @@ import pytest
 
 from tests.aws.moto_env import unique
 from tests.cases import ROOT
+from tests.fixtures.aws import TASK_KEY
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("moto_env")]
@@ -35,7 +36,7 @@ def s3() -> Any:
 
 @pytest.fixture
 def bucket() -> str:
-    name = unique("farflow-tasks")
+    name = unique("farflow-example-data")
     s3().create_bucket(Bucket=name)
     return name
 
@@ -49,8 +50,9 @@ def run_app(
     app: str, moto_server: dict[str, str], tmp_path: Path, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """The image's entry point, from this checkout, with only the given environment (HOME
-    is empty: no ~/.aws files) and moto's endpoint and test credentials."""
-    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **moto_server, **env}
+    is empty: no ~/.aws files) and moto's endpoint and credentials of the task role."""
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **moto_server}
+    environment |= {"AWS_ACCESS_KEY_ID": TASK_KEY, **env}
     return subprocess.run(
         [sys.executable, "-m", f"tasks.{app}.app"],
         cwd=ROOT,
@@ -150,7 +152,7 @@ def test_a_missing_object_exits_3_naming_the_uri(
 
 @pytest.mark.parametrize("app", APPS)
 def test_a_missing_bucket_exits_3(app: str, moto_server: dict[str, str], tmp_path: Path) -> None:
-    source = f"s3://{unique('farflow-none')}/orders.csv"
+    source = f"s3://{unique('farflow-example-data-none')}/orders.csv"
     done = run_app(app, moto_server, tmp_path, INPUT_URI=source, OUTPUT_URI=source + ".out")
     assert done.returncode == 3
     assert f"cannot read {source}: NoSuchBucket (" in done.stdout
@@ -218,7 +220,7 @@ def test_an_output_bucket_that_is_missing_exits_5(
     app: str, bucket: str, moto_server: dict[str, str], tmp_path: Path
 ) -> None:
     source = put(bucket, "in.csv", ORDERS)
-    target = f"s3://{unique('farflow-none')}/out"
+    target = f"s3://{unique('farflow-example-data-none')}/out"
     done = run_app(app, moto_server, tmp_path, INPUT_URI=source, OUTPUT_URI=target)
     assert done.returncode == 5
     assert f"cannot write {target}: NoSuchBucket (" in done.stdout

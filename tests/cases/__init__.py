@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from farflow.api.spec import IDENTITY
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 MINIMAL = EXAMPLES / "airflowcluster-minimal.yaml"
@@ -15,6 +17,8 @@ FULL = EXAMPLES / "airflowcluster-full.yaml"
 TASKS = EXAMPLES / "airflowcluster-tasks.yaml"  # what the e2e tier runs
 ALL_EXAMPLES = (MINIMAL, FULL, TASKS)
 INVALID = Path(__file__).with_name("invalid_manifests.yaml")
+IDENTITY_CHANGES = Path(__file__).with_name("identity_changes.yaml")
+SECURITY_GROUP_POLICY_CRD = Path(__file__).parent / "crds" / "securitygrouppolicy.yaml"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -27,6 +31,17 @@ def invalid_cases() -> list[dict[str, Any]]:
     """Every entry of invalid_manifests.yaml."""
     cases: list[dict[str, Any]] = yaml.safe_load(INVALID.read_text())
     return cases
+
+
+def identity_changes() -> list[dict[str, Any]]:
+    """Every entry of identity_changes.yaml."""
+    cases: list[dict[str, Any]] = yaml.safe_load(IDENTITY_CHANGES.read_text())
+    return cases
+
+
+def identity_message(field: str) -> str:
+    """The message of the transition rule on ``field`` (spec.<path>)."""
+    return next(rule.message for rule in IDENTITY if "spec." + ".".join(rule.path) == field)
 
 
 def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+from farflow.aws.eks import profile_label
+from farflow.objects import PROFILE_LABEL
+from farflow.tenancy import opt_in_label
 from tests.cases import FULL, load, merged
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 from tests.fixtures.operator import (
@@ -49,6 +52,7 @@ def full_cluster(local_cluster: Any, namespace: str) -> dict[str, Any]:
     )
     tasks = f"{namespace}-tasks"
     local_cluster.kubectl("create", "namespace", tasks)
+    local_cluster.kubectl("label", "namespace", tasks, f"{opt_in_label(namespace)}=true")
     create_secret(local_cluster, namespace, "airflow-admin", password="not-the-real-one")
     return merged(
         load(FULL),
@@ -57,7 +61,7 @@ def full_cluster(local_cluster: Any, namespace: str) -> dict[str, Any]:
                 "fargate": {"clusterName": f"eks-{namespace}", "profile": {"subnets": subnets}},
                 "database": {"rds": {"subnetIds": subnets, "securityGroupIds": [group]}},
                 "ecs": {
-                    "cluster": {"name": f"tasks-{namespace}"},
+                    "cluster": {"name": f"farflow-tasks-{namespace}"},
                     "subnets": subnets,
                     "securityGroupIds": [group],
                 },
@@ -266,4 +270,55 @@ def test_no_pod_is_made_before_its_fargate_profile_is_active(
     for kind in ("jobs", "deployments"):  # nothing that makes a pod
         assert get_json(local_cluster, "-n", namespace, kind)["items"] == []
     aws_faults.rewrites.clear()
+
+
+def profile_names(eks_cluster: str) -> set[str]:
+    return set(
+        boto3.client("eks").list_fargate_profiles(clusterName=eks_cluster)["fargateProfileNames"]
+    )
+
+
+def pods_on(local_cluster: Any, namespace: str) -> set[str]:
+    """The Fargate profile labels of the cluster's pods that have not finished."""
+    pods = get_json(local_cluster, "-n", namespace, "pods", "-l", "farflow.io/cluster=minimal")
+    return {
+        pod["metadata"]["labels"].get(PROFILE_LABEL, "")
+        for pod in pods["items"]
+        if pod["status"].get("phase") not in ("Succeeded", "Failed")
+    }
+
+
+def test_a_replaced_profile_is_deleted_only_once_no_pod_is_on_it(
+    local_cluster: Any, namespace: str, operator: Operator, aws_env: None
+) -> None:
+    """A subnet edit replaces the Fargate profile (profiles are immutable), and deleting a
+    profile deletes every pod it scheduled: the old one must outlive the pods on it."""
+    subnets, _ = network()
+    eks = f"eks-{namespace}"
+    boto3.client("eks").create_cluster(
+        name=eks, roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={}
+    )
+    role = "arn:aws:iam::123456789012:role/farflow/pods"
+    profile = {"create": True, "podExecutionRoleArn": role, "subnets": subnets[:1]}
+    apply_cluster(
+        local_cluster, namespace, {"spec": {"fargate": {"clusterName": eks, "profile": profile}}}
+    )
+    wait_ready(local_cluster, namespace)
+    [first] = profile_names(eks)
+    assert pods_on(local_cluster, namespace) == {profile_label(first)}
+
+    profile["subnets"] = subnets[1:]
+    apply_cluster(
+        local_cluster, namespace, {"spec": {"fargate": {"clusterName": eks, "profile": profile}}}
+    )
+    seen: list[tuple[set[str], set[str]]] = []
+
+    def moved() -> bool:
+        seen.append((profile_names(eks), pods_on(local_cluster, namespace)))
+        names, labels = seen[-1]
+        return first not in names and len(names) == 1 and labels == {profile_label(*names)}
+
+    wait_for(moved, 240, "the pods on the new profile and the old one deleted")
+    assert [s for s in seen if profile_label(first) in s[1] and first not in s[0]] == []
+    assert any(len(names) == 2 for names, _ in seen)  # the two lived side by side
     wait_ready(local_cluster, namespace)

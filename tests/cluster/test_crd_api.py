@@ -9,13 +9,24 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cases import ALL_EXAMPLES, ROOT, invalid_cases, invalid_manifest, load
+from tests.cases import (
+    ALL_EXAMPLES,
+    MINIMAL,
+    ROOT,
+    identity_changes,
+    identity_message,
+    invalid_cases,
+    invalid_manifest,
+    load,
+    merged,
+)
 from tests.controlplane.localcluster import LocalCluster
 from tests.fixtures.processes import wait_until
 
 pytestmark = pytest.mark.cluster
 CRD = ROOT / "crds" / "airflowcluster.yaml"
 API_CASES = [case for case in invalid_cases() if case["api_error"] is not None]
+IDENTITY_CASES = identity_changes()
 
 
 def crd_schema() -> dict[str, Any]:
@@ -89,6 +100,36 @@ def test_the_api_server_rejects_invalid_manifests(
     assert case["api_error"] in result.stderr
 
 
+def apply(
+    cluster: LocalCluster, namespace: str, manifest: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    return cluster.kubectl(
+        "-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest), check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "case"),
+    list(enumerate(IDENTITY_CASES)),
+    ids=[case["name"] for case in IDENTITY_CASES],
+)
+def test_the_api_server_refuses_to_change_an_identity(
+    local_cluster: LocalCluster, module_namespace: str, crd: None, index: int, case: dict[str, Any]
+) -> None:
+    named = merged(load(MINIMAL), {"metadata": {"name": f"identity-{index}"}})
+    created = apply(local_cluster, module_namespace, merged(named, case["before"]))
+    assert created.returncode == 0, created.stderr
+
+    result = apply(local_cluster, module_namespace, merged(named, case["after"]))
+
+    if case.get("accepted"):
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0, f"accepted: {case['after']}"
+        assert f"{case['field']}: Invalid value" in result.stderr
+        assert identity_message(case["field"]) in result.stderr
+
+
 def test_every_cel_rule_has_a_rejected_case() -> None:
     messages = {
         rule["message"]
@@ -96,6 +137,7 @@ def test_every_cel_rule_has_a_rejected_case() -> None:
         for rule in node.get("x-kubernetes-validations", [])
     }
     api_errors = [case["api_error"] for case in API_CASES]
+    api_errors += [identity_message(case["field"]) for case in IDENTITY_CASES if "field" in case]
     uncovered = sorted(m for m in messages if not any(m in error for error in api_errors))
     assert messages
     assert not uncovered, "CEL rules no case checks:\n" + "\n".join(uncovered)

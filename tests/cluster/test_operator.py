@@ -10,6 +10,7 @@ import boto3
 import pytest
 import yaml
 
+from farflow.tenancy import opt_in_label
 from tests.cases import MINIMAL, load
 from tests.fixtures.operator import (
     Operator,
@@ -139,6 +140,7 @@ def test_deleting_a_cluster_with_nothing_in_aws_cleans_its_task_namespace(
     another task namespace have no owner to be collected with."""
     tasks = f"{namespace}-tasks"
     local_cluster.kubectl("create", "namespace", tasks)
+    local_cluster.kubectl("label", "namespace", tasks, f"{opt_in_label(namespace)}=true")
     boto3.client("sqs").create_queue(QueueName=f"farflow-{namespace}-minimal-default")
     create_secret(local_cluster, namespace, "airflow-admin", password="not-the-real-one")
     nothing_in_aws = {
@@ -149,11 +151,7 @@ def test_deleting_a_cluster_with_nothing_in_aws_cleans_its_task_namespace(
     }
     apply_cluster(local_cluster, namespace, {"spec": nothing_in_aws})
     wait_ready(local_cluster, namespace)
-    assert {kind for kind, _ in children(local_cluster, tasks)} == {
-        "Role",
-        "RoleBinding",
-        "ServiceAccount",
-    }
+    assert {kind for kind, _ in children(local_cluster, tasks)} == {"RoleBinding", "ServiceAccount"}
     cluster = get_json(local_cluster, "-n", namespace, "af/minimal")
     assert cluster["metadata"]["finalizers"] == ["farflow.io/aws-cleanup"]
     local_cluster.kubectl("-n", namespace, "delete", "af/minimal", "--timeout=60s")

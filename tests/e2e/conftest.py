@@ -39,6 +39,7 @@ from tests.cases import ROOT
 from tests.controlplane.localcluster import LocalCluster
 from tests.e2e.airflow_api import AirflowApi
 from tests.e2e.kubelet import ProcessKubelet
+from tests.fixtures.aws import AIRFLOW_PODS_KEY
 from tests.fixtures.aws_proxy import AwsProxy
 from tests.fixtures.controlplane import temporary_namespace
 from tests.fixtures.postgres import Postgres
@@ -224,6 +225,7 @@ def _stack(
     # credentials (IRSA in EKS; moto's here).
     site_env = {
         **moto,
+        "AWS_ACCESS_KEY_ID": AIRFLOW_PODS_KEY,  # IRSA's role, for docs/iam-airflow-policy.json
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "HOME": str(home),
         "LANG": "C.UTF-8",

@@ -459,27 +459,6 @@ def base_image_tags() -> set[str]:
     }
 
 
-def pip_requirements() -> list[str]:
-    """Every quoted requirement of the ``pip install`` and ``pip wheel`` commands, in order."""
-    commands = [command for run in dockerfile_instructions("RUN") for command in run.split("&&")]
-    pips = [command for command in commands if re.search(r"\bpip (install|wheel)\b", command)]
-    return [r for command in pips for r in re.findall(r'"([^"]+)"', command)]
-
-
-@pytest.mark.unit
-def test_every_dockerfile_pin_is_the_pyproject_pin() -> None:
-    extra = airflow_extra()
-    [version] = {tag.split("-")[0] for tag in base_image_tags()}
-    # apache-airflow is re-pinned to the base image's own version (its AIRFLOW_VERSION).
-    assert extra["apache-airflow"] == f"apache-airflow=={version}"
-    extra["apache-airflow"] = "apache-airflow==${AIRFLOW_VERSION}"
-    requirements = pip_requirements()
-    for requirement in requirements:
-        name = re.split(r"[=<>!~]", requirement, maxsplit=1)[0]
-        assert extra.get(name) == requirement, requirement
-    assert set(requirements) == set(extra.values())  # and nothing of the extra is missing
-
-
 @pytest.mark.unit
 def test_the_base_image_is_the_pinned_airflow_on_python_3_11() -> None:
     tags = base_image_tags()

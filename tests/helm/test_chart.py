@@ -12,7 +12,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from farflow.manifests.rbac import TASK_POD_RULES
+from farflow.manifests.rbac import CLUSTER_ROLE_RULES
 from tests.cases import FULL, ROOT, load
 from tests.helm.conftest import CHART, KUBE_VERSION, VALUES, Helm, documents
 
@@ -21,15 +21,8 @@ pytestmark = pytest.mark.helm
 VALUE_FILES = sorted(VALUES.glob("*.yaml"))
 IDS = [path.stem for path in VALUE_FILES]
 CRD_DIR = CHART / "crds"
-# What the operator grants Airflow's task runner (farflow.manifests.rbac); it never uses
-# pods itself, so for pods it holds exactly what it grants.
-GRANTED = {
-    (group, resource): set(rule["verbs"])
-    for rule in TASK_POD_RULES
-    for group in rule["apiGroups"]
-    for resource in rule["resources"]
-}
-POD_VERBS = {key: verbs for key, verbs in GRANTED.items() if key[1].startswith("pods")}
+# The ClusterRoles the operator binds for Airflow (farflow.manifests.rbac) and only binds.
+TASK_ROLES = set(CLUSTER_ROLE_RULES)
 
 
 def kinds(rendered: str) -> list[str]:
@@ -90,8 +83,8 @@ def test_schema_rejects_bad_values(helm: Helm, override: str) -> None:
 def test_default_values_watch_every_namespace(rendered: dict[str, str]) -> None:
     text = rendered["default"]
     assert kinds(text) == [
-        "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
-        "Deployment", "NetworkPolicy", "ServiceAccount",
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
+        "ClusterRoleBinding", "Deployment", "NetworkPolicy", "ServiceAccount",
     ]  # fmt: skip
     (deployment,) = by_kind(text, "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -148,24 +141,48 @@ def test_operator_pod_is_restricted_fargate_sized_and_probed(
     assert container["ports"][0]["containerPort"] == 8080
 
 
+def held(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs, of the rules without resourceNames."""
+    verbs: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                if "resourceNames" not in rule:
+                    verbs.setdefault((group, resource), set()).update(rule["verbs"])
+    return verbs
+
+
 @pytest.mark.parametrize("values", IDS)
-def test_operator_holds_what_it_grants_to_airflow(rendered: dict[str, str], values: str) -> None:
-    """A Role can only grant what its author holds (RBAC's escalation check)."""
+def test_the_operator_may_bind_the_task_pod_roles_and_holds_no_pod_rights(
+    rendered: dict[str, str], values: str
+) -> None:
+    """RBAC lets a RoleBinding grant what its author holds or may bind: the operator binds
+    the chart's two ClusterRoles instead of holding pods create and exec everywhere."""
     text = rendered[values]
-    for role in [*by_kind(text, "Role"), *by_kind(text, "ClusterRole")]:
-        if role["metadata"]["name"].endswith(("-observability", "-kopf")):
-            continue
-        held: dict[tuple[str, str], set[str]] = {}
+    roles = [*by_kind(text, "Role"), *by_kind(text, "ClusterRole")]
+    operator = [r for r in roles if r["metadata"]["name"] not in TASK_ROLES]
+    for role in operator:
         for rule in role["rules"]:
-            assert not {"*", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+            assert not {"*", "escalate", "impersonate"} & set(rule["verbs"])
             assert "*" not in rule["resources"]
-            for group in rule["apiGroups"]:
-                for resource in rule["resources"]:
-                    held.setdefault((group, resource), set()).update(rule["verbs"])
-        for key, verbs in GRANTED.items():
-            assert verbs <= held[key], key
-        for key, verbs in POD_VERBS.items():
-            assert held[key] == verbs, key
+            if "bind" in rule["verbs"]:
+                assert rule["verbs"] == ["bind"]
+                assert rule["resources"] == ["clusterroles"]
+                assert set(rule["resourceNames"]) == TASK_ROLES
+        verbs = held(role)
+        assert verbs.get(("", "pods"), set()) <= {"get", "list"}, role["metadata"]["name"]
+        assert ("", "pods/exec") not in verbs
+    namespaced = [
+        r for r in operator if not r["metadata"]["name"].endswith(("-kopf", "-observability"))
+    ]
+    assert namespaced
+    for role in namespaced:
+        binds = [rule for rule in role["rules"] if "bind" in rule["verbs"]]
+        assert len(binds) == 1, role["metadata"]["name"]
+    task_roles = {
+        r["metadata"]["name"]: r["rules"] for r in roles if r["metadata"]["name"] in TASK_ROLES
+    }
+    assert task_roles == CLUSTER_ROLE_RULES
 
 
 def validate_custom(document: dict[str, Any]) -> None:

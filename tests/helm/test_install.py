@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from farflow.manifests.rbac import CLUSTER_ROLE_RULES
 from tests.fixtures.controlplane import temporary_namespace
 from tests.fixtures.operator import (
     DB_URL,
@@ -32,6 +33,7 @@ from tests.helm.conftest import CHART, VALUES, Helm
 pytestmark = pytest.mark.helm
 
 RELEASE = "farflow"  # as the README installs it; the objects are named after it
+TASK_ROLES = sorted(CLUSTER_ROLE_RULES)
 OBSERVABILITY = "aws-observability"
 
 
@@ -104,6 +106,9 @@ def release(
         namespace, mode_values(request.param, namespace), request.param == "watch-namespace"
     )
     create_secret(local_cluster, namespace, "airflow-db", connection=DB_URL)
+    # The task-pod ClusterRoles have fixed names, and the cluster tier applies them to the
+    # shared control plane without Helm: Helm would refuse to take them over.
+    local_cluster.kubectl("delete", "clusterrole", *TASK_ROLES, "--ignore-not-found")
     values = installed.values_file(tmp_path_factory.mktemp("helm") / "values.yaml")
     helm.run(
         "install", RELEASE, str(CHART), "--namespace", namespace, "--values", str(values),

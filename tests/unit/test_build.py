@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from dataclasses import replace
 
+import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from farflow.api import parse
+from farflow.api.resource import MAX_NAME_LENGTH
 from farflow.fargate import is_valid, pod_size
 from farflow.kube.apply import PRUNABLE
-from farflow.objects import key
+from farflow.manifests import manifests
+from farflow.manifests.rbac import cluster_roles
+from farflow.manifests.service_accounts import IRSA_ANNOTATION as IRSA
+from farflow.objects import key, owner_value
+from farflow.render import rendered
+from tests.cases import FULL, SECURITY_GROUP_POLICY_CRD, load, merged
 from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind, planned
 
 pytestmark = pytest.mark.unit
@@ -26,6 +36,7 @@ TASKS_ELSEWHERE = {"pods": {"namespace": "tasks"}}
 KUBERNETES_EXECUTOR = {"spec": KUBERNETES}
 KUBERNETES_EXECUTOR_TASKS_ELSEWHERE = {"spec": {**KUBERNETES, **TASKS_ELSEWHERE}}
 POD_TEMPLATE_HASH = "farflow.io/pod-template-hash"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
 
 
 def pod_templates(objects: list[dict]) -> list[dict]:  # type: ignore[type-arg]
@@ -79,12 +90,22 @@ def test_every_object_can_be_pruned_once_unwanted() -> None:
 def test_objects_in_the_task_namespace_are_labelled_but_not_owned() -> None:
     objects = built({"spec": {"pods": {"namespace": "tasks"}}})
     elsewhere = [m for m in objects if m["metadata"]["namespace"] == "tasks"]
-    assert sorted(m["kind"] for m in elsewhere) == ["Role", "RoleBinding", "ServiceAccount"]
+    assert sorted(m["kind"] for m in elsewhere) == ["RoleBinding", "ServiceAccount"]
     assert all("ownerReferences" not in m["metadata"] for m in elsewhere)
-    [binding] = of_kind(objects, "RoleBinding")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "minimal-airflow", "namespace": "default"}
+    # Named and labelled after the owner's namespace too: another namespace's cluster of the
+    # same name may share the task namespace.
+    assert sorted(m["metadata"]["name"] for m in elsewhere) == [
+        "default.minimal-pod-operator",
+        "default.minimal-task",
     ]
+    assert {m["metadata"]["labels"]["farflow.io/owner"] for m in elsewhere} == {"default.minimal"}
+
+
+def test_owner_labels_fit_a_label_value_and_stay_distinct() -> None:
+    long = owner_value("n" * 63, "a" * 46)
+    assert len(long) == 63
+    assert long != owner_value("n" * 63, "a" * 45 + "b")
+    assert owner_value("team-a", "airflow") == "team-a.airflow"
 
 
 def test_order_identities_then_config_then_migration_then_components() -> None:
@@ -271,13 +292,42 @@ def test_cluster_ip_service_has_no_load_balancer_annotations() -> None:
     assert "annotations" not in service["metadata"]
 
 
-def test_irsa_annotation_on_service_accounts() -> None:
-    role = "arn:aws:iam::123456789012:role/airflow"
-    accounts = of_kind(built({"spec": {"aws": {"serviceAccountRoleArn": role}}}), "ServiceAccount")
-    assert [a["metadata"]["name"] for a in accounts] == ["minimal-airflow", "minimal-task"]
-    assert all(
-        a["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role} for a in accounts
-    )
+def test_each_component_has_its_own_service_account_and_task_pods_their_role() -> None:
+    airflow, tasks = (f"arn:aws:iam::123456789012:role/farflow/{n}" for n in ("airflow", "tasks"))
+    pods = {"serviceAccountRoleArn": tasks}
+    objects = built({"spec": {"aws": {"serviceAccountRoleArn": airflow}, "pods": pods}})
+    roles = {
+        a["metadata"]["name"]: a["metadata"].get("annotations", {}).get(IRSA)
+        for a in of_kind(objects, "ServiceAccount")
+    }
+    assert roles == {
+        **{f"minimal-{c}": airflow for c in COMPONENTS},
+        "minimal-migration": None,  # the database needs no AWS role
+        "minimal-task": tasks,  # KubernetesPodOperator pods: never the Airflow role
+    }
+    accounts = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"][
+            "serviceAccountName"
+        ]
+        for d in [*of_kind(objects, "Deployment"), *of_kind(objects, "Job")]
+    }
+    assert accounts == {**{c: f"minimal-{c}" for c in COMPONENTS}, "migration": "minimal-migration"}
+
+
+def test_only_what_talks_to_kubernetes_gets_a_token() -> None:
+    tokens = {
+        a["metadata"]["name"]: a.get("automountServiceAccountToken", True)
+        for a in of_kind(built(KUBERNETES_EXECUTOR), "ServiceAccount")
+    }
+    assert tokens == {
+        "minimal-api-server": False,
+        "minimal-dag-processor": False,
+        "minimal-migration": False,
+        "minimal-scheduler": True,  # the Kubernetes executor
+        "minimal-triggerer": True,  # deferred KubernetesPodOperator tasks
+        "minimal-worker": True,  # KubernetesPodOperator
+        "minimal-task": True,
+    }
 
 
 def test_disruption_budgets_and_network_policy() -> None:
@@ -290,31 +340,59 @@ def test_disruption_budgets_and_network_policy() -> None:
     assert policy["spec"]["ingress"][0] == {"ports": [{"port": 8080, "protocol": "TCP"}]}
 
 
-def test_role_lets_airflow_run_task_pods_only() -> None:
-    [role] = of_kind(built(), "Role")
-    resources = {r for rule in role["rules"] for r in rule["resources"]}
-    assert resources == {"pods", "pods/log", "pods/exec", "events"}
+def test_bindings_refer_to_the_charts_cluster_roles_and_only_exec_for_pod_operator() -> None:
+    rules = {
+        role["metadata"]["name"]: {r for rule in role["rules"] for r in rule["resources"]}
+        for role in cluster_roles()
+    }
+    assert rules == {
+        "farflow-kubernetes-executor": {"pods", "pods/log", "events"},
+        "farflow-pod-operator": {"pods", "pods/log", "pods/exec", "events"},
+    }
+    assert of_kind(built(KUBERNETES_EXECUTOR), "Role") == []
 
 
 @pytest.mark.parametrize(
-    ("patch", "namespaces"),
+    ("patch", "bindings"),
     [
-        ({}, ["default"]),
-        ({"spec": TASKS_ELSEWHERE}, ["tasks"]),
-        (KUBERNETES_EXECUTOR, ["default"]),  # the same namespace: one Role
-        (KUBERNETES_EXECUTOR_TASKS_ELSEWHERE, ["default", "tasks"]),
+        ({}, {("default", "farflow-pod-operator"): ["triggerer", "worker"]}),
+        ({"spec": TASKS_ELSEWHERE}, {("tasks", "farflow-pod-operator"): ["triggerer", "worker"]}),
+        (
+            KUBERNETES_EXECUTOR,
+            {
+                ("default", "farflow-kubernetes-executor"): ["scheduler"],
+                ("default", "farflow-pod-operator"): ["triggerer", "worker"],
+            },
+        ),
+        (
+            {"spec": {**KUBERNETES, "triggerer": {"enabled": False}}},
+            {
+                ("default", "farflow-kubernetes-executor"): ["scheduler"],
+                ("default", "farflow-pod-operator"): ["worker"],
+            },
+        ),
     ],
 )
-def test_airflow_runs_pods_where_its_executor_and_its_dags_start_them(
-    patch: dict[str, object], namespaces: list[str]
+def test_only_the_components_that_start_pods_may_and_where_they_start_them(
+    patch: dict[str, object], bindings: dict[tuple[str, str], list[str]]
 ) -> None:
-    objects = built(patch)
-    for kind in ("Role", "RoleBinding"):
-        assert [m["metadata"]["namespace"] for m in of_kind(objects, kind)] == namespaces
-    for binding in of_kind(objects, "RoleBinding"):
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": "minimal-airflow", "namespace": "default"}
+    found = {
+        (b["metadata"]["namespace"], b["roleRef"]["name"]): [
+            s["name"].removeprefix("minimal-") for s in b["subjects"]
         ]
+        for b in of_kind(built(patch), "RoleBinding")
+    }
+    assert found == bindings
+    for binding in of_kind(built(patch), "RoleBinding"):
+        assert binding["roleRef"]["kind"] == "ClusterRole"
+        assert {s["namespace"] for s in binding["subjects"]} == {"default"}
+
+
+def test_a_task_namespace_that_refused_gets_nothing() -> None:
+    made = planned({"spec": TASKS_ELSEWHERE})
+    refused = manifests(replace(made, tasks_allowed=False), OWNER, {})
+    assert [m for m in refused if m["metadata"]["namespace"] == "tasks"] == []
+    assert of_kind(refused, "RoleBinding") == []
 
 
 def test_kubernetes_executor_pods_are_the_workers_pods() -> None:
@@ -327,7 +405,7 @@ def test_kubernetes_executor_pods_are_the_workers_pods() -> None:
     assert (pod["apiVersion"], pod["kind"]) == ("v1", "Pod")
     spec = pod["spec"]
     assert spec["restartPolicy"] == "Never"
-    assert spec["serviceAccountName"] == "minimal-airflow"
+    assert spec["serviceAccountName"] == "minimal-worker"
     [base] = spec["containers"]
     assert base["name"] == "base"  # the container KubernetesExecutor runs the task in
     worker_spec = deployment_named(objects, "minimal-worker")["spec"]["template"]["spec"]
@@ -377,3 +455,117 @@ def test_a_changed_pod_template_rolls_the_scheduler_alone() -> None:
     assert after[POD_TEMPLATE_HASH] != before[POD_TEMPLATE_HASH]
     # The Airflow settings did not change: the other components do not roll.
     assert after["farflow.io/config-hash"] == before["farflow.io/config-hash"]
+
+
+# What the API server checks of names and labels, which its OpenAPI schemas do not say.
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
+NAME_RULES = {"Service": DNS_1035_LABEL, "Job": DNS_LABEL}  # a Job's name is its pods' label
+
+
+def assert_names_valid(manifest: dict) -> None:  # type: ignore[type-arg]
+    meta = manifest["metadata"]
+    rule = NAME_RULES.get(manifest["kind"], DNS_SUBDOMAIN)
+    assert rule.fullmatch(meta["name"]), (manifest["kind"], meta["name"])
+    assert DNS_LABEL.fullmatch(meta["namespace"]), meta["namespace"]
+    templates = [manifest.get("spec", {}).get("template", {}).get("metadata", {}), meta]
+    for labels in (t.get("labels", {}) for t in templates):
+        for value in labels.values():
+            assert LABEL_VALUE.fullmatch(value), (manifest["kind"], meta["name"], value)
+
+
+def validate_strictly(manifest: dict) -> None:  # type: ignore[type-arg]
+    """Against Kubernetes' strict schemas, or EKS's SecurityGroupPolicy CRD (tests/cases)."""
+    if manifest["kind"] != "SecurityGroupPolicy":
+        kubernetes_validate.validate(manifest, "1.36", strict=True)
+        return
+    crd = yaml.safe_load(SECURITY_GROUP_POLICY_CRD.read_text())
+    jsonschema.validate(manifest, crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+
+
+def test_the_longest_accepted_name_renders_valid_objects() -> None:
+    longest = "a" * MAX_NAME_LENGTH
+    namespace = "n" * 63
+    full = merged(
+        load(FULL),
+        {
+            "metadata": {"name": longest, "namespace": namespace},
+            "spec": {"pods": {"namespace": "t" * 63}},
+        },
+    )
+    objects = rendered(parse(full), "123456789012")
+    for manifest in objects:
+        validate_strictly(manifest)
+        assert_names_valid(manifest)
+    pod = executor_pod(objects)
+    kubernetes_validate.validate(pod, "1.36", strict=True)
+    assert_names_valid(
+        {**pod, "metadata": {**pod["metadata"], "name": longest, "namespace": namespace}}
+    )
+
+
+def test_a_digest_pins_every_airflow_container() -> None:
+    digest = f"sha256:{'0' * 64}"
+    image = {"tag": "moving", "digest": digest}
+    objects = built({"spec": {"airflow": {**KUBERNETES["airflow"], "image": image}}})
+    images = {c["image"] for spec in pod_specs(objects) for c in spec["containers"]}
+    assert images == {f"apache/airflow@{digest}"}
+    assert {m["kind"] for m in objects if m["kind"] in ("Deployment", "Job")} == {
+        "Deployment",
+        "Job",
+    }
+    assert len(pod_template_maps(objects)) == 1  # the executor's pods are among them
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d"
+INTERNET = {"scheme": "internet-facing", "tls": {"certificateArn": CERTIFICATE}}
+
+
+def test_tls_ends_at_the_nlb_on_443_and_in_cluster_clients_keep_8080() -> None:
+    service = {**INTERNET, "loadBalancerSourceRanges": ["203.0.113.0/24"]}
+    objects = built({"spec": {"apiServer": {"service": service}}})
+    exposed, in_cluster = of_kind(objects, "Service")
+    assert exposed["metadata"]["name"] == "minimal-api-server"
+    assert exposed["spec"]["ports"] == [
+        {"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}
+    ]  # no plain port: the NLB would listen on it too
+    assert exposed["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    annotations = exposed["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == CERTIFICATE
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "https"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    assert (in_cluster["metadata"]["name"], in_cluster["spec"]["type"]) == (
+        "minimal-api",
+        "ClusterIP",
+    )
+    assert [p["port"] for p in in_cluster["spec"]["ports"]] == [8080]
+    [config] = [
+        m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"].endswith("-config")
+    ]
+    assert config["data"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://minimal-api.default.svc.cluster.local:8080/execution/"
+    )
+
+
+def test_security_groups_are_for_the_airflow_pods_only() -> None:
+    groups = ["sg-0a1b2c3d4e5f60718"]
+    objects = built({"spec": {"network": {"podSecurityGroupIds": groups}, **KUBERNETES}})
+    [policy] = of_kind(objects, "SecurityGroupPolicy")
+    validate_strictly(policy)
+    assert policy["spec"]["securityGroups"] == {"groupIds": groups}
+    selector = policy["spec"]["podSelector"]
+    airflow = [t["metadata"]["labels"] for t in pod_templates(objects)]
+    assert len(airflow) == 7  # five Deployments, the migration, the executor's task pods
+    assert all(selects(selector, labels) for labels in airflow)
+    task_pod = json.loads(planned({"spec": KUBERNETES}).config["AIRFLOW_VAR_FARFLOW_PODS"])
+    assert not selects(selector, task_pod["labels"])  # the user's task pods: not near RDS
+    assert of_kind(built(), "SecurityGroupPolicy") == []
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:  # type: ignore[type-arg]
+    """A label selector's answer for ``labels`` (matchLabels and In expressions)."""
+    return selector["matchLabels"].items() <= labels.items() and all(
+        labels.get(e["key"]) in e["values"] for e in selector["matchExpressions"]
+    )

@@ -1,8 +1,11 @@
-"""The operator image runs the `farflow` entry point as a non-root user."""
+"""The images: the operator runs the `farflow` entry point as a non-root user; the Airflow
+image installs only the hash-locked packages of uv.lock."""
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import tomllib
 
 import pytest
@@ -57,3 +60,50 @@ def test_the_build_context_holds_what_the_image_copies_and_nothing_else() -> Non
     assert copied == {"pyproject.toml", "uv.lock", "README.md", "operator"}
     assert {path.split("/")[0] for path in let_in} == copied
     assert let_in >= {"pyproject.toml", "uv.lock", "README.md", "operator/farflow"}
+
+
+AIRFLOW_DOCKERFILE = ROOT / "airflow" / "Dockerfile"
+REQUIREMENTS = ROOT / "airflow" / "requirements.txt"
+UV = ROOT / ".farflow" / "tools" / "bin" / "uv"
+
+
+def make_variable(name: str) -> str:
+    """A ``NAME := value`` of the Makefile, so the test exports exactly what make does."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith(f"{name} :="):
+            return line.split(":=", 1)[1].strip()
+    raise AssertionError(f"the Makefile defines no {name}")
+
+
+def airflow_pip_commands() -> list[str]:
+    text = re.sub(r"\\\n", " ", AIRFLOW_DOCKERFILE.read_text())
+    runs = [line.strip() for line in text.splitlines() if line.startswith("RUN ")]
+    return [c for run in runs for c in run.split("&&") if re.search(r"\bpip (install|wheel)\b", c)]
+
+
+def test_airflow_requirements_are_the_lock_with_hashes() -> None:
+    """`make requirements` was run after uv.lock last changed."""
+    exported = subprocess.run(
+        [str(UV), *make_variable("AIRFLOW_REQUIREMENTS").split()],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout  # fmt: skip
+    assert REQUIREMENTS.read_text() == exported, (
+        "airflow/requirements.txt drifted: run make requirements"
+    )
+    pins = [line for line in exported.splitlines() if line[:1].isalnum()]
+    assert len(pins) > 100
+    assert all("==" in pin for pin in pins)
+    assert exported.count("--hash=sha256:") >= len(pins)
+
+
+def test_the_airflow_image_installs_nothing_unhashed() -> None:
+    """Every pip command installs hash-checked files: the lock, or the wheel the build stage
+    made from the lock's hash-checked pycurl sdist (no index reached)."""
+    commands = airflow_pip_commands()
+    assert len(commands) == 3
+    for command in commands:
+        assert "--require-hashes" in command or "--no-index" in command, command
+        assert '"' not in command, f"a requirement outside the lock: {command}"
+    assert any("--requirement /tmp/requirements.txt" in command for command in commands)
+    mounts = re.findall(r"source=airflow/requirements\.txt", AIRFLOW_DOCKERFILE.read_text())
+    assert len(mounts) == 2  # the build stage (pycurl's sdist) and the install

@@ -63,7 +63,9 @@ def test_the_minimal_cluster_is_named_after_its_namespace_and_name() -> None:
     assert names.fargate_profile == "farflow-default-minimal"
     assert (names.dag_bucket, names.rds, names.ecs) == (None, None, None)  # none in the spec
     assert made.names.admin_secret == "minimal-admin"
-    assert made.spec.pods.service_account_name == made.names.task_service_account == "minimal-task"
+    assert made.spec.pods.service_account_name == "minimal-task"
+    elsewhere = cluster({"spec": {"pods": {"namespace": "tasks"}}})
+    assert elsewhere.spec.pods.service_account_name == "default.minimal-task"
     assert made.database_secret.name == "airflow-db"
 
 

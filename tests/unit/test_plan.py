@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -52,7 +55,7 @@ def test_kubernetes_pod_operator_dags_read_their_target(
     assert json.loads(config["AIRFLOW_VAR_FARFLOW_PODS"]) == {
         "namespace": namespace,
         "service_account": service_account,
-        "labels": {"farflow.io/fargate": "true"},
+        "labels": {"farflow.io/fargate": "true", "farflow.io/owner": "default.minimal"},
     }
     # KubernetesHook's unprefixed extra fields: in-cluster credentials, the default namespace.
     assert json.loads(config["AIRFLOW_CONN_KUBERNETES_DEFAULT"]) == {
@@ -233,8 +236,27 @@ def test_worker_termination_grace_follows_the_spec() -> None:
 def test_migration_creates_the_admin_without_a_password_literal() -> None:
     command = planned().migration_command
     assert command[:2] == ("bash", "-c")
-    assert command[2].startswith("airflow db migrate && airflow users create --username admin")
-    assert '--password "$FARFLOW_ADMIN_PASSWORD"' in command[2]
+    assert command[2].startswith("airflow db migrate && ")
+    assert "airflow users create --username admin" in command[2]
+    assert "--password" not in command[2]
+
+
+def test_the_admin_password_is_on_no_command_line(tmp_path: Path) -> None:
+    """The migration script run by bash, with an `airflow` that records its arguments and
+    stdin: the password reaches the prompt of `users create`, never an argv."""
+    (tmp_path / "airflow").write_text(
+        '#!/bin/sh\necho "argv: $*" >> "$LOG"\ncat | sed "s/^/stdin: /" >> "$LOG"\n'
+    )
+    (tmp_path / "airflow").chmod(0o755)
+    log, password = tmp_path / "log", "pa ss%w0rd$(id)"
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "LOG": str(log)}
+    env["FARFLOW_ADMIN_PASSWORD"] = password
+    subprocess.run(list(planned().migration_command), env=env, check=True, stdin=subprocess.DEVNULL)
+    lines = log.read_text().splitlines()
+    argv = [line for line in lines if line.startswith("argv: ")]
+    assert [line.split()[1:3] for line in argv] == [["db", "migrate"], ["users", "create"]]
+    assert not any(password in line for line in argv)
+    assert lines.count(f"stdin: {password}") == 2  # Password: and Repeat for confirmation:
 
 
 def test_ecs_executor_and_dag_variable_come_from_the_ecs_facts() -> None:

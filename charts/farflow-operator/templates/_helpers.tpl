@@ -57,8 +57,19 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
   resources: ["serviceaccounts", "secrets", "configmaps", "services"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
-  resources: ["roles", "rolebindings"]
+  resources: ["rolebindings"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Earlier versions made Roles; kube/apply.py prunes those left over.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles"]
+  verbs: ["list", "watch", "delete"]
+# manifests/rbac.py binds Airflow's task-pod runners to these ClusterRoles of the chart
+# (task-roles.yaml). RBAC lets a RoleBinding grant only what its author holds, or may `bind`:
+# the operator may bind exactly these two, and holds no pod rights itself.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["clusterroles"]
+  resourceNames: ["farflow-kubernetes-executor", "farflow-pod-operator"]
+  verbs: ["bind"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
@@ -71,24 +82,18 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# manifests/security_groups.py: security groups for the Airflow pods (EKS's CRD).
+- apiGroups: ["vpcresources.k8s.aws"]
+  resources: ["securitygrouppolicies"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# kube/observe.py: a Fargate profile FarFlow replaces is deleted once no pod is on it.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 # kopf and kube/events.py post Events.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-# manifests/rbac.py grants these to Airflow's task runner; a Role can only grant what its author
-# holds (RBAC escalation check), so the operator holds exactly them.
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["create", "delete", "get", "list", "patch", "watch"]
-- apiGroups: [""]
-  resources: ["pods/log"]
-  verbs: ["get", "list"]
-- apiGroups: [""]
-  resources: ["pods/exec"]
-  verbs: ["create", "get"]
-- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["get", "list", "watch"]
 {{- if gt (int .Values.replicas) 1 }}
 # kopf peering between the replicas (--peering).
 - apiGroups: ["kopf.dev"]

@@ -2,7 +2,7 @@
 
 from farflow.api.errors import FieldError, field_errors
 from farflow.api.resolve import resolve
-from farflow.api.resource import API_VERSION, KIND, AirflowCluster, parse
+from farflow.api.resource import API_VERSION, KIND, AirflowCluster, identity_changes, parse
 from farflow.api.spec import AirflowClusterSpec
 from farflow.api.status import AirflowClusterStatus
 
@@ -14,6 +14,7 @@ __all__ = [
     "AirflowClusterStatus",
     "FieldError",
     "field_errors",
+    "identity_changes",
     "parse",
     "resolve",
 ]

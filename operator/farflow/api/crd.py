@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from farflow.api.resource import GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
+from farflow.api.resource import (
+    CLUSTER_NAME,
+    GROUP,
+    KIND,
+    PLURAL,
+    SHORT_NAMES,
+    SINGULAR,
+    VERSION,
+)
 from farflow.api.spec import AirflowClusterSpec
 from farflow.api.status import AirflowClusterStatus
 
@@ -74,6 +82,13 @@ def _object_schema() -> Schema:
         "operator: API server, scheduler, DAG processor, triggerer and Celery workers, with "
         "its database, broker and logs on AWS.",
         "required": ["spec"],
+        # The API server accepts any DNS subdomain as a name; FarFlow's derived names need less.
+        "x-kubernetes-validations": [
+            {
+                "rule": f"self.metadata.name.matches('^{CLUSTER_NAME.pattern}$')",
+                "message": f"metadata.name {CLUSTER_NAME.message}",
+            }
+        ],
         "properties": {
             "apiVersion": {"type": "string", "description": "API version of the object."},
             "kind": {"type": "string", "description": "Kind of the object."},

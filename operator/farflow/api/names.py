@@ -66,18 +66,17 @@ class KubeNames:
     def of(self, component: str) -> str:
         return f"{self.cluster}-{component}"
 
+    def in_task_namespace(self, task_namespace: str, suffix: str) -> str:
+        """The name of an object in the task namespace. Another namespace's clusters may
+        share it, some with this cluster's name, so there the name carries the namespace
+        too (a namespace has no dots: namespace.name-suffix is unambiguous)."""
+        if task_namespace == self.namespace:
+            return self.of(suffix)
+        return f"{self.namespace}.{self.cluster}-{suffix}"
+
     @property
     def service(self) -> str:
         return self.of("api-server")
-
-    @property
-    def service_account(self) -> str:
-        return self.of("airflow")
-
-    @property
-    def task_service_account(self) -> str:
-        """The default service account of KubernetesPodOperator task pods."""
-        return self.of("task")
 
     @property
     def config_map(self) -> str:
@@ -139,6 +138,7 @@ class AwsNames:
     admin_secret_id: str
     database_secret_id: str
     keys_secret_id: str  # the keys every Airflow component shares
+    secret_prefix: str  # the Secrets Manager names this cluster's namespace may use
     dag_bucket: str | None
     rds: RdsNames | None
     ecs: EcsNames | None
@@ -161,6 +161,7 @@ def aws_names(
         admin_secret_id=f"airflow/{namespace}/{name}/admin",
         database_secret_id=f"airflow/{namespace}/{name}/database",
         keys_secret_id=f"airflow/{namespace}/{name}/keys",
+        secret_prefix=f"airflow/{namespace}/",
         dag_bucket=_dag_bucket(spec, namespace, name),
         rds=_rds(spec, namespace, name, uid),
         ecs=_ecs(spec, namespace, name),

@@ -97,7 +97,9 @@ class ResolvedImage(ImageSpec):
 
     @property
     def reference(self) -> str:
-        """repository:tag, as a container's image."""
+        """The image as containers pull it: repository@digest when pinned, else repository:tag."""
+        if self.digest:
+            return f"{self.repository}@{self.digest}"
         return f"{self.repository}:{self.tag}"
 
 
@@ -233,11 +235,13 @@ def _resolved_spec(spec: AirflowClusterSpec, names: KubeNames) -> ResolvedSpec:
     preset = PRESETS[spec.size]
     airflow = spec.airflow
     image = _filled(airflow.image, ResolvedImage, tag=airflow.image.tag or airflow.version)
+    task_namespace = spec.pods.namespace or names.namespace
     pods = _filled(
         spec.pods,
         ResolvedPods,
-        namespace=spec.pods.namespace or names.namespace,
-        service_account_name=spec.pods.service_account_name or names.task_service_account,
+        namespace=task_namespace,
+        service_account_name=spec.pods.service_account_name
+        or names.in_task_namespace(task_namespace, "task"),
     )
     cloudwatch = spec.logging.cloudwatch
     log_group = cloudwatch.log_group or f"/farflow/{names.namespace}/{names.cluster}"

@@ -52,6 +52,58 @@ def named_or_created(field: str, what: str) -> Rule:
     )
 
 
+@dataclass(frozen=True)
+class Immutable:
+    """A field that keeps its value once the object exists: a CEL transition rule (the API
+    server compares the update with the stored object), and the same comparison in Python
+    between two versions of a manifest (`farflow validate --previous`).
+
+    ``path`` is the field's wire path below the model that carries the rule; an absent field
+    (or parent) counts as ``default``. With ``presence`` only whether the field is set may not
+    change; with ``grows`` a list may gain items but lose none."""
+
+    path: tuple[str, ...]
+    message: str
+    default: str | tuple[str, ...] = ""
+    presence: bool = False
+    grows: bool = False
+
+    def to_crd(self) -> dict[str, str]:
+        """The `x-kubernetes-validations` entry: a transition rule, since it reads oldSelf."""
+        new, old = self._cel_value("self"), self._cel_value("oldSelf")
+        rule = f"{old}.all(item, item in {new})" if self.grows else f"{new} == {old}"
+        return {"rule": rule, "message": self.message, "fieldPath": "." + ".".join(self.path)}
+
+    def changed(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        """Whether going from the spec ``old`` to ``new`` (wire form) breaks the rule."""
+        before, after = self._value(old), self._value(new)
+        if self.grows:
+            return not set(before) <= set(after)
+        return bool(before != after)
+
+    def _cel_value(self, root: str) -> str:
+        guards = " && ".join(
+            f"has({root}.{'.'.join(self.path[: depth + 1])})" for depth in range(len(self.path))
+        )
+        if self.presence:
+            return f"({guards})"
+        return f"({guards} ? {root}.{'.'.join(self.path)} : {_cel_literal(self.default)})"
+
+    def _value(self, spec: dict[str, Any]) -> Any:
+        node: Any = spec
+        for name in self.path:
+            if not isinstance(node, dict) or node.get(name) is None:
+                return False if self.presence else self.default
+            node = node[name]
+        return True if self.presence else (tuple(node) if self.grows else node)
+
+
+def _cel_literal(value: str | tuple[str, ...]) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"'{item}'" for item in value) + "]"
+    return f"'{value}'"
+
+
 class RuleViolationError(ValueError):
     """A broken rule; remembers which field it points at so errors can name it."""
 
@@ -67,6 +119,7 @@ class SpecModel(BaseModel):
         extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
     )
     rules: ClassVar[tuple[Rule, ...]] = ()
+    immutable: ClassVar[tuple[Immutable, ...]] = ()
 
     @model_validator(mode="after")
     def _check_rules(self) -> Self:
@@ -80,8 +133,10 @@ class SpecModel(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler.resolve_ref_schema(handler(core_schema))
-        if cls.rules:
-            schema["x-kubernetes-validations"] = [rule.to_crd() for rule in cls.rules]
+        rules: tuple[Rule | Immutable, ...] = (*cls.rules, *cls.immutable)
+        validations = [rule.to_crd() for rule in rules]
+        if validations:
+            schema["x-kubernetes-validations"] = validations
         return schema
 
 

@@ -7,24 +7,29 @@ for the user. Defaults here are the defaults everywhere: the CRD carries the sca
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from farflow.api.rules import Rule, SpecModel, named_or_created, no_duplicates
+from farflow.api.rules import Immutable, Rule, SpecModel, named_or_created, no_duplicates
 from farflow.api.types import (
+    AcmCertificateArn,
     AirflowVersion,
     AwsRegion,
     BucketName,
+    Cidr,
     CpuQuantity,
     EcsClusterName,
     EksClusterName,
     EnvVarName,
     GitRepository,
     IamRoleArn,
+    ImageDigest,
+    ImageReference,
     ImageRepository,
     ImageTag,
     K8sName,
+    KmsKeyArn,
     LogGroupName,
     MemoryQuantity,
     QueueName,
@@ -34,6 +39,7 @@ from farflow.api.types import (
 from farflow.fargate import MAX_MEMORY_MIB, MAX_VCPU, OVERHEAD_MIB, parse_cpu, parse_memory_mib
 
 DEFAULT_AIRFLOW_VERSION = "3.3.2"
+DEFAULT_QUEUES = ("default",)
 Executor = Literal["Celery", "Kubernetes", "Ecs"]
 SizePreset = Literal["micro", "small", "medium", "large", "xlarge", "2xlarge"]
 
@@ -111,6 +117,11 @@ class ImageSpec(SpecModel):
         "transport (pycurl) and every provider FarFlow uses.",
     )
     tag: ImageTag | None = Field(None, description="Image tag. Defaults to the Airflow version.")
+    digest: ImageDigest | None = Field(
+        None,
+        description="Image digest (sha256:...). When set, every container and ECS task "
+        "definition pulls repository@digest, and the tag only names it.",
+    )
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         "IfNotPresent", description="Kubernetes image pull policy."
     )
@@ -174,8 +185,15 @@ class AwsSpec(SpecModel):
     )
     service_account_role_arn: IamRoleArn | None = Field(
         None,
-        description="IAM role the Airflow pods assume through IRSA (the eks.amazonaws.com/"
-        "role-arn annotation); it needs SQS, S3, CloudWatch Logs and, for Ecs, ECS rights.",
+        description="IAM role the Airflow components assume through IRSA (the eks.amazonaws."
+        "com/role-arn annotation of their service accounts); docs/iam-airflow-policy.json "
+        "lists what it needs. Task pods never get it: see pods.serviceAccountRoleArn.",
+    )
+    kms_key_arn: KmsKeyArn | None = Field(
+        None,
+        description="Customer-managed KMS key for the SQS queues, the RDS instance, the DAG "
+        "bucket, the Secrets Manager secrets and the log group; AWS-owned keys otherwise. Set "
+        "at creation: an RDS instance's key cannot change.",
     )
 
 
@@ -246,8 +264,8 @@ class RdsSpec(SpecModel):
         None,
         max_length=2048,
         description="Adopted instance (create: false): the Secrets Manager secret (name or "
-        "ARN) with its master password, as a plain string or RDS's JSON with a password key. "
-        "Defaults to the secret RDS manages for the instance.",
+        "ARN, named airflow/<namespace>/...) with its master password, as a plain string or "
+        "RDS's JSON with a password key. Defaults to the secret RDS manages for the instance.",
     )
     apply_immediately: bool = Field(
         False,
@@ -448,14 +466,58 @@ class ComponentSpec(SpecModel):
     )
 
 
+class TlsSpec(SpecModel):
+    """TLS for the API server, ended at the NLB with an ACM certificate."""
+
+    certificate_arn: AcmCertificateArn = Field(
+        description="ACM certificate of the UI's host name; the NLB serves HTTPS on 443 with it."
+    )
+
+
+def _open_to_the_internet(service: ServiceSpec) -> bool:
+    return service.scheme == "internet-facing"
+
+
 class ServiceSpec(SpecModel):
     """How the API server (the UI) is exposed."""
+
+    rules = (
+        Rule(
+            cel="self.scheme != 'internet-facing' || has(self.tls)",
+            message="an internet-facing API server needs tls.certificateArn: the UI, its login "
+            "and the task execution API's tokens would otherwise cross the internet in clear",
+            holds=lambda service: not _open_to_the_internet(service) or service.tls is not None,
+            field_path=".tls",
+        ),
+        Rule(
+            cel="self.scheme != 'internet-facing' || "
+            "(has(self.loadBalancerSourceRanges) && size(self.loadBalancerSourceRanges) > 0)",
+            message="an internet-facing API server needs loadBalancerSourceRanges, the "
+            "addresses allowed to reach it (0.0.0.0/0 if that is really meant)",
+            holds=lambda service: (
+                not _open_to_the_internet(service) or bool(service.load_balancer_source_ranges)
+            ),
+            field_path=".loadBalancerSourceRanges",
+        ),
+    )
 
     type: Literal["LoadBalancer", "ClusterIP", "NodePort"] = Field(
         "LoadBalancer", description="Service type. LoadBalancer makes an NLB (IP targets)."
     )
     scheme: Literal["internal", "internet-facing"] = Field(
-        "internal", description="NLB scheme: reachable inside the VPC only, or from the internet."
+        "internal",
+        description="NLB scheme: reachable inside the VPC only, or from the internet (which "
+        "needs tls and loadBalancerSourceRanges).",
+    )
+    tls: TlsSpec | None = Field(
+        None,
+        description="HTTPS on 443 at the NLB, with an ACM certificate; status.apiServerUrl is "
+        "then https://. In-cluster clients keep the Service <name>-api on 8080.",
+    )
+    load_balancer_source_ranges: list[Cidr] = Field(
+        default_factory=list,
+        max_length=32,
+        description="CIDR blocks allowed to reach the NLB. Defaults to any.",
     )
     annotations: dict[str, str] = Field(
         default_factory=dict, max_length=32, description="Extra Service annotations."
@@ -511,7 +573,7 @@ class WorkersSpec(SpecModel):
         None, ge=1, le=256, description="Tasks one worker runs at once. Defaults to the preset's."
     )
     queues: Queues = Field(
-        default_factory=lambda: ["default"],
+        default_factory=lambda: list(DEFAULT_QUEUES),
         min_length=1,
         max_length=16,
         description="Celery queues the workers consume; the first is the default queue. Each "
@@ -557,13 +619,25 @@ class EcsSpec(SpecModel):
         description="Role ECS uses to pull the image and write awslogs."
     )
     assign_public_ip: bool = Field(False, description="Give tasks a public IP.")
-    task_image: ImageRepository | None = Field(
+    task_image: ImageReference | None = Field(
         None,
-        description="Image EcsRunTaskOperator DAGs run (tasks/ecs_task), as repository:tag; "
-        "FarFlow registers a task definition for it.",
+        description="Image EcsRunTaskOperator DAGs run (tasks/ecs_task), as repository:tag or "
+        "repository@sha256:digest; FarFlow registers a task definition for it.",
     )
     task_resources: Resources | None = Field(
         None, description="Size of those tasks, snapped to Fargate. Defaults to 0.25 vCPU/0.5 GB."
+    )
+
+
+class NetworkSpec(SpecModel):
+    """Network access of the cluster's pods. NetworkPolicy is not enforced on Fargate pods;
+    security groups for pods are."""
+
+    pod_security_group_ids: list[SecurityGroupId] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Security groups for the Airflow pods (a SecurityGroupPolicy selecting "
+        "them, not the task pods), so that RDS can admit only them.",
     )
 
 
@@ -573,11 +647,20 @@ class PodsSpec(SpecModel):
 
     namespace: K8sName | None = Field(
         None,
-        description="Namespace of KubernetesPodOperator pods. Defaults to the AirflowCluster's.",
+        description="Namespace of KubernetesPodOperator pods. Defaults to the AirflowCluster's. "
+        "Another namespace must opt in with the label tasks-from.farflow.io/<this namespace>: "
+        "'true'.",
     )
     service_account_name: K8sName | None = Field(
         None,
-        description="Service account of KubernetesPodOperator pods. Defaults to <name>-task.",
+        description="Service account FarFlow creates for KubernetesPodOperator pods. Defaults "
+        "to <name>-task (<namespace>.<name>-task in another namespace). FarFlow never adopts "
+        "a service account it did not create.",
+    )
+    service_account_role_arn: IamRoleArn | None = Field(
+        None,
+        description="IAM role of the task pods (IRSA on their service account), for what the "
+        "tasks' own code needs (docs/iam-task-policy.json is an example). Defaults to none.",
     )
 
 
@@ -612,6 +695,65 @@ class AdminSpec(SpecModel):
     )
 
 
+MOVE = (
+    "to change it, create a new AirflowCluster with the new value, move the metadata database "
+    "and DAGs to it, then delete this one (its deletion policies decide what is kept)"
+)
+
+
+def _identity(path: str, why: str, **kwargs: Any) -> Immutable:
+    """An identity of the cluster's AWS side: changing it would orphan what FarFlow made."""
+    return Immutable(tuple(path.split(".")), f"spec.{path} cannot change: {why}; {MOVE}", **kwargs)
+
+
+# What names the resources a cluster owns. Editing one would start Airflow on new, empty
+# resources while the old ones keep running, never cleaned up.
+IDENTITY = (
+    _identity("aws.region", "every AWS resource of the cluster lives in its region"),
+    _identity(
+        "aws.kmsKeyArn",
+        "the RDS instance, secrets and log group keep the key they were created with",
+    ),
+    _identity(
+        "database.rds",
+        "switching between rds and connectionSecretRef starts Airflow on another, empty "
+        "metadata database",
+        presence=True,
+    ),
+    _identity(
+        "database.rds.instanceIdentifier",
+        "FarFlow would create a new, empty RDS instance and orphan the old one",
+    ),
+    _identity(
+        "broker.sqs.queueNamePrefix",
+        "FarFlow would create new queues and the tasks waiting in the old ones would be lost",
+    ),
+    _identity(
+        "workers.queues",
+        "a queue can be added but not removed, as its SQS queue and the tasks waiting in it "
+        "would be orphaned",
+        default=DEFAULT_QUEUES,
+        grows=True,
+    ),
+    _identity(
+        "dags.s3.bucket",
+        "the DAG bucket FarFlow made (and cleans up) would be left behind",
+    ),
+    _identity(
+        "logging.cloudwatch.logGroup",
+        "the task logs so far stay in the old group, which FarFlow would no longer clean up",
+    ),
+    _identity(
+        "ecs.cluster.name",
+        "the ECS cluster and task definitions FarFlow made would be orphaned",
+    ),
+    _identity(
+        "fargate.clusterName",
+        "the Fargate profiles FarFlow made live in that EKS cluster and would be orphaned",
+    ),
+)
+
+
 def _ecs_block_if_ecs_executor(spec: AirflowClusterSpec) -> bool:
     return "Ecs" not in spec.airflow.executors or spec.ecs is not None
 
@@ -627,6 +769,7 @@ class AirflowClusterSpec(SpecModel):
             holds=_ecs_block_if_ecs_executor,
         ),
     )
+    immutable = IDENTITY
 
     airflow: AirflowSpec = Field(default_factory=AirflowSpec, description="Airflow itself.")
     size: SizePreset = Field(
@@ -651,6 +794,7 @@ class AirflowClusterSpec(SpecModel):
     workers: WorkersSpec = Field(default_factory=WorkersSpec, description="Celery workers.")
     ecs: EcsSpec | None = Field(None, description="ECS on Fargate; required by the Ecs executor.")
     pods: PodsSpec = Field(default_factory=PodsSpec, description="KubernetesPodOperator task pods.")
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="Pod networking.")
     logging: LoggingSpec = Field(default_factory=LoggingSpec, description="Logging.")
     admin: AdminSpec = Field(default_factory=AdminSpec, description="The admin user.")
     suspend: bool = Field(

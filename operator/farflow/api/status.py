@@ -22,6 +22,8 @@ ConditionType = Literal[
     "DatabaseReady",
     "BrokerReady",
     "FargateProfileReady",
+    "TaskNamespaceReady",
+    "PodLogsReady",
     "MigrationComplete",
     "ApiServerAvailable",
     "SchedulerAvailable",

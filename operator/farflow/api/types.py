@@ -59,6 +59,22 @@ ImageRepository = Annotated[
         255,
     ),
 ]
+ImageDigest = Annotated[
+    str,
+    Matching(
+        "sha256:[0-9a-f]{64}", "must be an image digest such as sha256:<64 hexadecimal digits>", 71
+    ),
+]
+# repository[:tag][@sha256:digest], as a container's image (ECS task definitions).
+ImageReference = Annotated[
+    str,
+    Matching(
+        "[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?(@sha256:[0-9a-f]{64})?",
+        "must be an image such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/task:1.0, "
+        "optionally pinned as ...@sha256:<digest>",
+        336,
+    ),
+]
 ImageTag = Annotated[
     str,
     Matching(
@@ -115,5 +131,30 @@ LogGroupName = Annotated[
         "[A-Za-z0-9_./#-]{1,512}",
         "must be a CloudWatch log group name: letters, digits, '_', '-', '/', '.' and '#'",
         512,
+    ),
+]
+AcmCertificateArn = Annotated[
+    str,
+    Matching(
+        "arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+",
+        "must be an ACM certificate ARN such as "
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-...",
+        2048,
+    ),
+]
+Cidr = Annotated[
+    str,
+    Matching(
+        "([0-9]{1,3}[.]){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3}",
+        "must be a CIDR block such as 203.0.113.0/24",
+        64,
+    ),
+]
+KmsKeyArn = Annotated[
+    str,
+    Matching(
+        "arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+",
+        "must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-...",
+        2048,
     ),
 ]

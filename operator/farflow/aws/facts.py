@@ -9,7 +9,7 @@ rolls no pod; and a transient fault (throttling, 5xx) changes no condition eithe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -17,11 +17,11 @@ from farflow.api.names import EcsNames
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.spec import EcsSpec, Resources
 from farflow.api.status import AwsStatus, Condition, ConditionType, NamedState
-from farflow.aws import ecs, eks, rds, s3, secrets
+from farflow.aws import ecs, eks, kms, rds, s3, secrets
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
 from farflow.aws.sqs import ensure_queues
-from farflow.objects import FARGATE_LABELS
+from farflow.objects import fargate_labels
 from farflow.plan.config import SHARED_KEYS, new_shared_keys
 from farflow.plan.model import AwsFacts, EcsFacts
 
@@ -70,6 +70,7 @@ class Known:
     status: AwsStatus = field(default_factory=AwsStatus)
     shared_keys: Mapping[str, str] | None = None
     migrated: bool = False
+    profiles_in_use: Collection[str] = ()  # the Fargate profiles the cluster's pods are on
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
     gathered, before = Gathered(), before or Known()
     known = before.status
     region = gathered.attempt(lambda: region_of(cluster))
-    if region is None:
+    key = cluster.spec.aws.kms_key_arn
+    # Nothing is made with a key FarFlow may not use: one condition says why.
+    if region is None or (key and gathered.attempt(lambda: kms.check_key(region, key)) is None):
         _conclude(gathered)
         return gathered
     queues = gathered.attempt(
@@ -113,8 +116,8 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
     )
     bucket = gathered.attempt(lambda: _dag_bucket(cluster, region), cluster.aws_names.dag_bucket)
     profile = gathered.attempt(
-        lambda: _fargate_profile(gathered, cluster, region),
-        known.fargate_profile,
+        lambda: _fargate_profile(gathered, cluster, region, before.profiles_in_use),
+        _known_profile(known.fargate_profile),
         ("FargateProfileReady", "ProfileFailed"),
     )
     ecs_facts = gathered.attempt(
@@ -128,13 +131,16 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
         database=database and database.state,
         admin_secret=admin_secret,
         dag_bucket=bucket,
-        fargate_profile=profile,
+        fargate_profile=profile and NamedState(name=profile.name, status=profile.status),
         ecs_cluster=ecs_facts and ecs_facts.cluster,
     )
     database_ready = database is not None and database.ready
     ecs_ready = cluster.spec.ecs is None or ecs_facts is not None
-    if queues is not None and database_ready and keys and ecs_ready:
-        gathered.facts = AwsFacts(region, queues, log_group, ecs_facts)
+    # Pods made before their Fargate profile is ACTIVE would never be scheduled.
+    serving = profile.serving if profile else not cluster.spec.fargate.profile.create
+    if queues is not None and database_ready and keys and ecs_ready and serving:
+        label = profile.pods_label if profile else None
+        gathered.facts = AwsFacts(region, queues, log_group, ecs_facts, label)
     _conclude(gathered)
     return gathered
 
@@ -152,7 +158,7 @@ def _conclude(gathered: Gathered) -> None:
 
 def _queues(gathered: Gathered, cluster: ResolvedCluster, region: str) -> dict[str, str]:
     names, sqs = cluster.aws_names, cluster.spec.broker.sqs
-    urls = ensure_queues(sqs, names.queues, region, names.owner)
+    urls = ensure_queues(sqs, names.queues, region, names.owner, cluster.spec.aws.kms_key_arn)
     gathered.report("BrokerReady", True, "QueuesReady", f"{len(urls)} SQS queue(s)")
     return urls
 
@@ -170,7 +176,11 @@ def _log_group(cluster: ResolvedCluster, region: str) -> str | None:
     if not cloudwatch.enabled:
         return None
     return ensure_log_group(
-        cloudwatch.log_group, cloudwatch.retention_days, region, cluster.aws_names.owner
+        cloudwatch.log_group,
+        cloudwatch.retention_days,
+        region,
+        cluster.aws_names.owner,
+        cluster.spec.aws.kms_key_arn,
     )
 
 
@@ -181,7 +191,21 @@ def _database(gathered: Gathered, cluster: ResolvedCluster, region: str) -> _Dat
     if wanted is None or rds_names is None:
         return _Database(None, ready=True)  # the user's Secret; reconcile checks it exists
     identifier = rds_names.instance
-    state = rds.ensure_database(region, wanted, rds_names, names.owner, names.database_secret_id)
+    if not _may_read(wanted.master_password_secret, names.secret_prefix):
+        message = (
+            f"database.rds.masterPasswordSecret must be a secret named {names.secret_prefix}..."
+            ": secrets outside the cluster's namespace are other teams'"
+        )
+        gathered.report("DatabaseReady", False, "PasswordSecretNotInNamespace", message)
+        return _Database(None, ready=False)
+    state = rds.ensure_database(
+        region,
+        wanted,
+        rds_names,
+        names.owner,
+        names.database_secret_id,
+        kms_key=cluster.spec.aws.kms_key_arn,
+    )
     status = NamedState(instance=state.arn, status=state.status)
     _database_changes(gathered, identifier, state.changes, wanted.apply_immediately)
     if not state.ready:
@@ -197,6 +221,13 @@ def _database(gathered: Gathered, cluster: ResolvedCluster, region: str) -> _Dat
     gathered.mirrored[ref.name] = {ref.key: rds.connection_url(state, password.value)}
     gathered.report("DatabaseReady", True, "Available", f"RDS instance {identifier}")
     return _Database(status, ready=True)
+
+
+def _may_read(secret: str | None, prefix: str) -> bool:
+    """Whether the cluster may name this secret: none, or one under its namespace's prefix
+    (by name or by ARN)."""
+    name = secret.partition(":secret:")[2] if secret and secret.startswith("arn:") else secret
+    return name is None or name.startswith(prefix)
 
 
 def _no_password(identifier: str, secret_id: str | None) -> tuple[str, str]:
@@ -240,7 +271,11 @@ def _admin_password(gathered: Gathered, cluster: ResolvedCluster, region: str) -
         return None
     names = cluster.aws_names
     stored = secrets.ensure_secret(
-        region, names.admin_secret_id, secrets.generate_password, names.owner
+        region,
+        names.admin_secret_id,
+        secrets.generate_password,
+        names.owner,
+        cluster.spec.aws.kms_key_arn,
     )
     gathered.mirrored[cluster.names.admin_secret] = {"password": stored.value}
     return stored.arn
@@ -265,7 +300,11 @@ def _shared_keys(gathered: Gathered, cluster: ResolvedCluster, region: str, befo
             return False
         keys = dict(before.shared_keys or new_shared_keys())
         stored = secrets.ensure_secret(
-            region, names.keys_secret_id, lambda: json.dumps(keys), names.owner
+            region,
+            names.keys_secret_id,
+            lambda: json.dumps(keys),
+            names.owner,
+            cluster.spec.aws.kms_key_arn,
         )
     gathered.mirrored[cluster.names.secrets] = _parsed_keys(stored.value, names.keys_secret_id)
     return True
@@ -289,12 +328,19 @@ def _dag_bucket(cluster: ResolvedCluster, region: str) -> str | None:
     dags, bucket = cluster.spec.dags.s3, cluster.aws_names.dag_bucket
     if dags is None or bucket is None or not dags.create:
         return bucket
-    return s3.ensure_dag_bucket(region, bucket, cluster.aws_names.owner).name
+    owner, key = cluster.aws_names.owner, cluster.spec.aws.kms_key_arn
+    return s3.ensure_dag_bucket(region, bucket, owner, key).name
+
+
+def _profile_selectors(cluster: ResolvedCluster) -> list[eks.Selector]:
+    """The cluster's own namespace and its task namespace, its pods only."""
+    labels = fargate_labels(cluster.namespace, cluster.name)
+    return [(ns, labels) for ns in sorted({cluster.namespace, cluster.spec.pods.namespace})]
 
 
 def _fargate_profile(
-    gathered: Gathered, cluster: ResolvedCluster, region: str
-) -> NamedState | None:
+    gathered: Gathered, cluster: ResolvedCluster, region: str, in_use: Collection[str]
+) -> eks.FargateProfileState | None:
     spec, names = cluster.spec, cluster.aws_names
     if not spec.fargate.profile.create:
         gathered.report(
@@ -304,15 +350,15 @@ def _fargate_profile(
             "pods carry farflow.io/fargate=true for an existing Fargate profile",
         )
         return None
-    namespaces = sorted({cluster.namespace, spec.pods.namespace})
     state = eks.ensure_fargate_profile(
         region,
         spec.fargate.cluster_name or "",
         names.fargate_profile,
         pod_execution_role_arn=spec.fargate.profile.pod_execution_role_arn or "",
         subnets=spec.fargate.profile.subnets,
-        selectors=[(namespace, FARGATE_LABELS) for namespace in namespaces],
+        selectors=_profile_selectors(cluster),
         owner=names.owner,
+        in_use=in_use,
     )
     ready = state.status == eks.ACTIVE
     gathered.provisioning |= not ready
@@ -322,7 +368,16 @@ def _fargate_profile(
         "Active" if ready else "Provisioning",
         f"Fargate profile {state.name}: {state.status}",
     )
-    return NamedState(name=state.name, status=state.status)
+    return state
+
+
+def _known_profile(known: NamedState | None) -> eks.FargateProfileState | None:
+    """The profile as status recorded it: its pods keep running through it while ACTIVE."""
+    if known is None or known.name is None:
+        return None
+    active = known.status == eks.ACTIVE
+    label = eks.profile_label(known.name)
+    return eks.FargateProfileState(known.name, None, known.status, (), label, active)
 
 
 def _ecs(cluster: ResolvedCluster, region: str) -> EcsFacts | None:
@@ -418,4 +473,21 @@ def offline(cluster: ResolvedCluster, account_id: str) -> AwsFacts:
             queue.celery: f"{sqs}/{account_id}/{queue.sqs}" for queue in cluster.aws_names.queues
         },
         log_group_arn=log_group_arn,
+        fargate_profile_label=_offline_profile_label(cluster),
     )
+
+
+def _offline_profile_label(cluster: ResolvedCluster) -> str | None:
+    """The label of the profile FarFlow makes, as gather reports it once the profile is
+    ACTIVE."""
+    profile = cluster.spec.fargate.profile
+    if not profile.create:
+        return None
+    name = eks.configured_name(
+        cluster.aws_names.fargate_profile,
+        cluster.aws_names.owner,
+        profile.pod_execution_role_arn or "",
+        profile.subnets,
+        _profile_selectors(cluster),
+    )
+    return eks.profile_label(name)

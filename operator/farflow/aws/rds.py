@@ -73,7 +73,13 @@ def _password_in(secret_value: str) -> str:
 
 
 def ensure_database(
-    region: str, spec: RdsSpec, names: RdsNames, owner: str, password_secret_id: str
+    region: str,
+    spec: RdsSpec,
+    names: RdsNames,
+    owner: str,
+    password_secret_id: str,
+    *,
+    kms_key: str | None = None,
 ) -> DatabaseState:
     """Creates the instance (with its password secret and subnet group) when the spec asks
     for it and it is missing; adopts an existing one by identifier when spec.create is false.
@@ -86,9 +92,9 @@ def ensure_database(
             return _state(adopted, spec.master_password_secret or _managed_secret(adopted))
         if found is not None and tagged_owner(found.get("TagList", [])) != owner:
             raise _not_ours(identifier)
-        secret = _password(region, found, identifier, owner, password_secret_id)
+        secret = _password(region, found, identifier, owner, password_secret_id, kms_key=kms_key)
         if found is None:
-            found = _create(rds, spec, names, owner, secret.value)
+            found = _create(rds, spec, names, owner, secret.value, kms_key=kms_key)
         changes = _apply_spec(rds, spec, found)
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, identifier) from error
@@ -144,11 +150,17 @@ def _adopted(found: dict[str, Any] | None, identifier: str) -> dict[str, Any]:
 
 
 def _password(
-    region: str, found: dict[str, Any] | None, identifier: str, owner: str, secret_id: str
+    region: str,
+    found: dict[str, Any] | None,
+    identifier: str,
+    owner: str,
+    secret_id: str,
+    *,
+    kms_key: str | None,
 ) -> SecretState:
     """The stored master password; a new one only while the instance does not exist yet."""
     if found is None:
-        return ensure_secret(region, secret_id, generate_password, owner)
+        return ensure_secret(region, secret_id, generate_password, owner, kms_key)
     secret = read_secret(region, secret_id)
     if secret is None:
         raise AwsError(
@@ -159,10 +171,16 @@ def _password(
     return secret
 
 
-def _create(rds: Any, spec: RdsSpec, names: RdsNames, owner: str, password: str) -> dict[str, Any]:
+def _create(
+    rds: Any, spec: RdsSpec, names: RdsNames, owner: str, password: str, *, kms_key: str | None
+) -> dict[str, Any]:
     tags = [{"Key": TAG_KEY, "Value": owner}]
     group = spec.subnet_group_name or _ensure_subnet_group(rds, spec, names, tags)
-    optional = {"VpcSecurityGroupIds": spec.security_group_ids} if spec.security_group_ids else {}
+    optional: dict[str, Any] = {}
+    if spec.security_group_ids:
+        optional["VpcSecurityGroupIds"] = spec.security_group_ids
+    if kms_key:
+        optional["KmsKeyId"] = kms_key  # fixed for the instance's life
     created = rds.create_db_instance(
         DBInstanceIdentifier=names.instance,
         DBInstanceClass=spec.instance_class,

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, held, tagged_owner
 
 _failed = partial(failed, "s3")
 _MISSING = {"404", "NoSuchBucket"}
@@ -33,14 +33,18 @@ class BucketState:
     repaired: tuple[str, ...]  # settings found missing or changed, and set again
 
 
-def ensure_dag_bucket(region: str, bucket: str, owner: str) -> BucketState:
-    """Creates the bucket if missing; refuses one that is not ours; repairs drifted settings."""
+def ensure_dag_bucket(
+    region: str, bucket: str, owner: str, kms_key: str | None = None
+) -> BucketState:
+    """Creates the bucket if missing; refuses one that is not ours; repairs drifted settings
+    (default encryption with ``kms_key``, else any)."""
     s3 = client("s3", region)
     try:
         created = not _exists(s3, bucket) and _create(s3, region, bucket, owner)
         if not created:
             _check_owner(s3, bucket, owner)
-        repaired = tuple(setting.name for setting in _SETTINGS if setting.repaired(s3, bucket))
+        settings = _settings(kms_key)
+        repaired = tuple(setting.name for setting in settings if setting.repaired(s3, bucket))
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, bucket) from error
     return BucketState(bucket, created, repaired)
@@ -120,8 +124,7 @@ def _owner(s3: Any, bucket: str) -> str | None:
 def _check_owner(s3: Any, bucket: str, owner: str) -> None:
     found = _owner(s3, bucket)
     if found != owner:
-        held = f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
-        raise _not_ours(bucket, f"exists but {held}, not {owner}")
+        raise _not_ours(bucket, f"exists but {held(found)}, not {owner}")
 
 
 def _encrypted(found: dict[str, Any] | None) -> bool:
@@ -153,9 +156,37 @@ class _Setting:
         return True
 
 
-# Privacy first: a new bucket is never public while the rest is being set.
-_SETTINGS = (
-    _Setting(
+def _sse_kms(kms_key: str) -> dict[str, Any]:
+    default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key}
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}]}
+
+
+def _encrypted_with(kms_key: str) -> Callable[[dict[str, Any] | None], bool]:
+    def holds(found: dict[str, Any] | None) -> bool:
+        defaults = [rule.get("ApplyServerSideEncryptionByDefault", {}) for rule in
+                    (found or {}).get("Rules", [])]  # fmt: skip
+        return any(d.get("KMSMasterKeyID") == kms_key for d in defaults)
+
+    return holds
+
+
+def _encryption(kms_key: str | None) -> _Setting:
+    holds = _encrypted if kms_key is None else _encrypted_with(kms_key)
+    wanted = _SSE_S3 if kms_key is None else _sse_kms(kms_key)
+    return _Setting(
+        "encryption",
+        "get_bucket_encryption",
+        "ServerSideEncryptionConfiguration",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        holds,
+        "put_bucket_encryption",
+        {"ServerSideEncryptionConfiguration": wanted},
+    )
+
+
+def _settings(kms_key: str | None) -> tuple[_Setting, ...]:
+    """Privacy first: a new bucket is never public while the rest is being set."""
+    private = _Setting(
         "publicAccessBlock",
         "get_public_access_block",
         "PublicAccessBlockConfiguration",
@@ -163,17 +194,8 @@ _SETTINGS = (
         lambda found: _PRIVATE.items() <= (found or {}).items(),
         "put_public_access_block",
         {"PublicAccessBlockConfiguration": _PRIVATE},
-    ),
-    _Setting(
-        "encryption",
-        "get_bucket_encryption",
-        "ServerSideEncryptionConfiguration",
-        "ServerSideEncryptionConfigurationNotFoundError",
-        _encrypted,
-        "put_bucket_encryption",
-        {"ServerSideEncryptionConfiguration": _SSE_S3},
-    ),
-    _Setting(
+    )
+    versioned = _Setting(
         "versioning",
         "get_bucket_versioning",
         "Status",
@@ -181,8 +203,8 @@ _SETTINGS = (
         lambda status: status == "Enabled",
         "put_bucket_versioning",
         {"VersioningConfiguration": {"Status": "Enabled"}},
-    ),
-)
+    )
+    return (private, _encryption(kms_key), versioned)
 
 
 def _emptied(s3: Any, bucket: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -23,6 +24,8 @@ TAG_KEY = "farflow.io/cluster"
 # docs/iam-policy.json is checked against the actions, not the operations).
 IAM_ACTIONS = {
     "s3:HeadBucket": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjects": "s3:ListBucket",
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:ListObjectVersions": "s3:ListBucketVersions",
     "s3:DeleteObjects": "s3:DeleteObjectVersion",  # FarFlow deletes versions by id
@@ -53,6 +56,9 @@ TRANSIENT = frozenset(
         "504",
     }
 )
+
+# An IAM or STS principal (the operator's role, its session) in AWS's own error text.
+_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^\s,;]+")
 
 
 class AwsError(Exception):
@@ -110,13 +116,24 @@ def tagged_owner(tags: Mapping[str, str] | Iterable[Mapping[str, str]]) -> str |
     return None
 
 
+def held(found: str | None) -> str:
+    """How a resource not ours is tagged, for the message refusing it."""
+    return f"is tagged {TAG_KEY}={found}" if found else f"has no {TAG_KEY} tag"
+
+
 def explain(error: ClientError | BotoCoreError, action: str) -> AwsError:
     """An AwsError naming the failed action and what AWS said, for a status condition."""
     if isinstance(error, ClientError):
         code = error_code(error) or "Unknown"
-        text = error.response.get("Error", {}).get("Message", "")
+        text = redacted(error.response.get("Error", {}).get("Message", ""))
         return AwsError(code, f"{action} failed: {code}: {text}")
     return AwsError("AwsUnreachable", f"{action} failed: {error}")
+
+
+def redacted(text: str) -> str:
+    """AWS's message without the principal that made the call: status and Events are read by
+    every user of the namespace, and the operator's role is none of their business."""
+    return _PRINCIPAL.sub("the operator's role", text)
 
 
 def error_code(error: ClientError) -> str:

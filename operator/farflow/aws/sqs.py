@@ -12,25 +12,33 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.names import QueueNames
 from farflow.api.spec import SqsSpec
-from farflow.aws.session import TAG_KEY, client, error_code, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, held, tagged_owner
 
 _failed = partial(failed, "sqs")
 
 _NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 # Dead letters wait for a human: keep them as long as SQS allows (14 days).
-_DLQ_ATTRIBUTES = {"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": str(14 * 86400)}
+_DLQ_ATTRIBUTES = {"MessageRetentionPeriod": str(14 * 86400)}
 
 
 def ensure_queues(
-    spec: SqsSpec, queues: Iterable[QueueNames], region: str, owner: str
+    spec: SqsSpec,
+    queues: Iterable[QueueNames],
+    region: str,
+    owner: str,
+    kms_key: str | None = None,
 ) -> dict[str, str]:
-    """Celery queue -> queue URL; creates missing queues when the spec asks for it."""
+    """Celery queue -> queue URL; creates missing queues when the spec asks for it, encrypted
+    with ``kms_key`` (else SSE-SQS)."""
     sqs = client("sqs", region)
     urls = {}
+    encryption = _encryption(kms_key)
     for queue in queues:
         try:
             urls[queue.celery] = (
-                _ensured(sqs, spec, queue, owner) if spec.create else _url(sqs, queue.sqs)
+                _ensured(sqs, spec, queue, owner, encryption)
+                if spec.create
+                else _url(sqs, queue.sqs)
             )
         except (ClientError, BotoCoreError) as error:
             raise _failed(error, queue.sqs) from error
@@ -64,11 +72,20 @@ def _existing_url(sqs: Any, sqs_name: str) -> str | None:
         return None
 
 
-def _ensured(sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str) -> str:
+def _encryption(kms_key: str | None) -> dict[str, str]:
+    """SSE with the customer's key, or SQS's own (they exclude each other)."""
+    if kms_key is None:
+        return {"SqsManagedSseEnabled": "true"}
+    return {"SqsManagedSseEnabled": "false", "KmsMasterKeyId": kms_key}
+
+
+def _ensured(
+    sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str, encryption: dict[str, str]
+) -> str:
     """The main queue, pointing at its dead-letter queue when enabled (and at none otherwise)."""
     redrive = ""
     if spec.dead_letter_queue.enabled:
-        dlq_url = _queue(sqs, queue.dead_letter, _DLQ_ATTRIBUTES, owner)
+        dlq_url = _queue(sqs, queue.dead_letter, {**_DLQ_ATTRIBUTES, **encryption}, owner)
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
         redrive = json.dumps(
             {
@@ -78,19 +95,21 @@ def _ensured(sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str) -> str:
         )
     attributes = {
         "VisibilityTimeout": str(spec.visibility_timeout_seconds),
-        "SqsManagedSseEnabled": "true",
+        **encryption,
         "RedrivePolicy": redrive,  # "" removes it
     }
     return _queue(sqs, queue.sqs, attributes, owner)
 
 
 def _queue(sqs: Any, sqs_name: str, attributes: dict[str, str], owner: str) -> str:
-    """The queue's URL; created with attributes if missing, else only differing ones set."""
+    """The queue's URL; created with attributes if missing, else (when it is ours) only the
+    differing ones set."""
     url = _existing_url(sqs, sqs_name)
     if url is None:
-        given = {key: value for key, value in attributes.items() if value}
+        given = {key: value for key, value in attributes.items() if value and value != "false"}
         response = sqs.create_queue(QueueName=sqs_name, Attributes=given, tags={TAG_KEY: owner})
         return str(response["QueueUrl"])
+    _check_owner(sqs, url, sqs_name, owner)
     found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     changed = {
         key: value
@@ -110,12 +129,27 @@ def _normal(key: str, value: str) -> Any:
     return policy.get("deadLetterTargetArn"), int(policy.get("maxReceiveCount", 0))
 
 
+def _owner(sqs: Any, url: str) -> str | None:
+    return tagged_owner(sqs.list_queue_tags(QueueUrl=url).get("Tags", {}))
+
+
+def _check_owner(sqs: Any, url: str, sqs_name: str, owner: str) -> None:
+    found = _owner(sqs, url)
+    if found != owner:
+        raise AwsError(
+            "QueueNotOwned",
+            f"SQS queue {sqs_name} exists but {held(found)}, not {owner}, so FarFlow will not "
+            "change its attributes; choose another broker.sqs.queueNamePrefix, or set "
+            "broker.sqs.create: false to use the queues as they are",
+        )
+
+
 def _delete_if_ours(sqs: Any, sqs_name: str, owner: str) -> None:
     url = _existing_url(sqs, sqs_name)
     if url is None:
         return
     try:
-        if tagged_owner(sqs.list_queue_tags(QueueUrl=url).get("Tags", {})) == owner:
+        if _owner(sqs, url) == owner:
             sqs.delete_queue(QueueUrl=url)
     except ClientError as error:
         if error_code(error) not in _NOT_FOUND:

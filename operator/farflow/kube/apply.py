@@ -7,13 +7,13 @@ first and applied only when the live object lacks what the manifest says.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from kubernetes.dynamic.exceptions import ConflictError
 
 from farflow.kube.cache import OWNED
 from farflow.kube.client import Kube
-from farflow.objects import FIELD_MANAGER, Manifest, key, prune_selector
+from farflow.objects import FIELD_MANAGER, Manifest, key
 
 # Kinds FarFlow creates, so the only kinds it ever prunes.
 PRUNABLE = tuple(OWNED)
@@ -70,13 +70,16 @@ def _create(kube: Kube, manifest: Manifest) -> None:
         kube.create(manifest)
 
 
-def prune(kube: Kube, cluster: str, namespaces: set[str], wanted: Iterable[Manifest]) -> list[Key]:
-    """Deletes objects of the cluster that the plan no longer wants."""
+def prune(kube: Kube, selectors: Mapping[str, str], wanted: Iterable[Manifest]) -> list[Key]:
+    """Deletes objects of the cluster that the plan no longer wants: in each namespace, what
+    its selector (see farflow.manifests.meta.prune_selectors) finds."""
     keep = {key(m) for m in wanted}
-    selector = prune_selector(cluster)
     removed = []
-    for namespace in sorted(namespaces):
-        for api_version, kind in PRUNABLE:
+    served = [
+        (api_version, kind) for api_version, kind in PRUNABLE if kube.serves(api_version, kind)
+    ]
+    for namespace, selector in sorted(selectors.items()):
+        for api_version, kind in served:
             for live in kube.list(api_version, kind, namespace, selector):
                 live_key = (api_version, kind, namespace, live["metadata"]["name"])
                 if live_key not in keep:

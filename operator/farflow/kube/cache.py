@@ -29,6 +29,10 @@ OWNED: dict[tuple[str, str], tuple[str, str, str]] = {
     ),
     ("rbac.authorization.k8s.io/v1", "Role"): ("rbac.authorization.k8s.io", "v1", "roles"),
     ("v1", "ServiceAccount"): ("", "v1", "serviceaccounts"),
+    # EKS's, for security groups for pods; an API server without its CRD has none.
+    ("vpcresources.k8s.aws/v1beta1", "SecurityGroupPolicy"): (
+        "vpcresources.k8s.aws", "v1beta1", "securitygrouppolicies",
+    ),
 }  # fmt: skip
 
 # The watched objects of one kind: (namespace, name) -> the object's versions (one, but
@@ -48,7 +52,7 @@ class CachedKube(Kube):
     def __init__(
         self, base: Kube, indices: Mapping[tuple[str, str], Index], namespaces: Iterable[str] | None
     ) -> None:
-        self.dynamic, self._resources = base.dynamic, base._resources
+        vars(self).update(vars(base))  # the same client and discovery caches
         self._indices = indices
         self._namespaces = None if namespaces is None else frozenset(namespaces)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from functools import cache
 from typing import Any
 
@@ -16,10 +17,16 @@ from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
+from kubernetes.dynamic.exceptions import (
+    NotFoundError,
+    ResourceNotFoundError,
+    UnprocessibleEntityError,
+)
 from urllib3.exceptions import HTTPError
 
 from farflow.objects import Manifest
+
+UNSERVED_SECONDS = 300.0
 
 
 class StaleError(Exception):
@@ -71,12 +78,27 @@ class Kube:
     def __init__(self, api: client.ApiClient | None = None) -> None:
         self.dynamic = DynamicClient(api or api_client())
         self._resources: dict[tuple[str, str], Any] = {}
+        self._unserved: dict[tuple[str, str], float] = {}
 
     def resource(self, api_version: str, kind: str) -> Any:
         key = (api_version, kind)
         if key not in self._resources:
             self._resources[key] = self.dynamic.resources.get(api_version=api_version, kind=kind)
         return self._resources[key]
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the API server knows the kind (a CRD's may not be installed). A kind it
+        does not know is looked up again only after UNSERVED_SECONDS: each miss makes the
+        discovery client read every API group again."""
+        missed = self._unserved.get((api_version, kind))
+        if missed is not None and time.monotonic() - missed < UNSERVED_SECONDS:
+            return False
+        try:
+            self.resource(api_version, kind)
+        except ResourceNotFoundError:
+            self._unserved[(api_version, kind)] = time.monotonic()
+            return False
+        return True
 
     def get(self, api_version: str, kind: str, name: str, namespace: str) -> Manifest | None:
         """The live object, or None; ``namespace`` is ignored for cluster-scoped kinds."""

@@ -1,14 +1,21 @@
 """Reading back what the cluster's children report: the migration Job, the Deployments, the
-Service's address."""
+Service's address and the Fargate profiles its pods are on."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from farflow.kube.client import Kube
-from farflow.objects import VERSION_LABEL, Manifest
+from farflow.objects import (
+    EKS_PROFILE_ANNOTATION,
+    OWNER_LABEL,
+    PROFILE_LABEL,
+    VERSION_LABEL,
+    Manifest,
+)
 
 JobPhase = Literal["Missing", "Running", "Complete", "Failed"]
 
@@ -74,10 +81,30 @@ def deployment_state(live: Manifest) -> DeploymentState:
 
 
 def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:
-    """The load balancer's address once it has one, else the in-cluster address."""
+    """The load balancer's address once it has one (https:// when it serves TLS, its port
+    named https), else the in-cluster address; None for a TLS-only Service without one."""
     live = kube.get("v1", "Service", name, namespace)
     if live is None:
         return None
     ingress = (live.get("status", {}).get("loadBalancer", {}).get("ingress") or [{}])[0]
     host = ingress.get("hostname") or ingress.get("ip")
-    return f"http://{host or f'{name}.{namespace}.svc.cluster.local'}:{port}"
+    tls = any(p.get("name") == "https" for p in live.get("spec", {}).get("ports") or [])
+    if host:
+        return f"https://{host}" if tls else f"http://{host}:{port}"
+    return None if tls else f"http://{name}.{namespace}.svc.cluster.local:{port}"
+
+
+def fargate_profiles(kube: Kube, namespaces: Iterable[str], owner: str) -> set[str]:
+    """The Fargate profiles the cluster's pods that have not finished are on: the profile EKS
+    scheduled each through, or the one its label asks for while it is not scheduled yet."""
+    found = set()
+    for namespace in sorted(set(namespaces)):
+        for pod in kube.list("v1", "Pod", namespace, f"{OWNER_LABEL}={owner}"):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            meta = pod["metadata"]
+            profile = (meta.get("annotations") or {}).get(EKS_PROFILE_ANNOTATION)
+            profile = profile or (meta.get("labels") or {}).get(PROFILE_LABEL)
+            if profile:
+                found.add(profile)
+    return found

@@ -9,15 +9,17 @@ from farflow.manifests.deployments import deployment
 from farflow.manifests.disruption import disruption_budget
 from farflow.manifests.executor_pod import pod_template_config_maps
 from farflow.manifests.job import migration_job, migration_job_name
+from farflow.manifests.meta import prune_selectors
 from farflow.manifests.network_policy import network_policy
 from farflow.manifests.rbac import rbac
 from farflow.manifests.secrets import mirrored_secret
-from farflow.manifests.service import service
+from farflow.manifests.security_groups import security_group_policies
+from farflow.manifests.service import services
 from farflow.manifests.service_accounts import service_accounts
 from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
 
-__all__ = ["manifests", "migration_job_name"]
+__all__ = ["manifests", "migration_job_name", "prune_selectors"]
 
 
 def manifests(
@@ -41,8 +43,9 @@ def manifests(
         config_map(plan, owner),
         *pod_template_config_maps(plan, owner),
         # Networking and disruption rules, ready before any pod exists.
-        service(plan, owner),
+        *services(plan, owner),
         network_policy(plan, owner),
+        *security_group_policies(plan, owner),
         *(disruption_budget(plan, owner, c) for c in ordered),
         # The schema migration must finish before any component (re)starts...
         migration_job(plan, owner),

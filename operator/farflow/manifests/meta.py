@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from farflow.objects import Manifest, Owner, labels, selector_labels
+from farflow.api.names import KubeNames
+from farflow.objects import (
+    CLUSTER_LABEL,
+    OWNER_LABEL,
+    Manifest,
+    Owner,
+    labels,
+    owner_value,
+    prune_selector,
+    selector_labels,
+)
 from farflow.plan.model import Plan
 
 
 def component_labels(plan: Plan, component: str) -> dict[str, str]:
-    return labels(plan.names.cluster, component, plan.airflow_version)
+    names = plan.names
+    owner = owner_value(names.namespace, names.cluster)
+    return labels(names.cluster, owner, component, plan.airflow_version)
 
 
 def component_selector(plan: Plan, component: str) -> dict[str, str]:
@@ -27,3 +39,13 @@ def metadata(
     if namespace == plan.names.namespace:
         meta["ownerReferences"] = [owner.reference()]
     return meta
+
+
+def prune_selectors(names: KubeNames, task_namespace: str) -> dict[str, str]:
+    """Namespace -> the selector of what FarFlow made there for the cluster: by its name in
+    its own namespace, by its owner (namespace and name) in a task namespace others share."""
+    selectors = {names.namespace: prune_selector(CLUSTER_LABEL, names.cluster)}
+    if task_namespace != names.namespace:
+        owner = owner_value(names.namespace, names.cluster)
+        selectors[task_namespace] = prune_selector(OWNER_LABEL, owner)
+    return selectors

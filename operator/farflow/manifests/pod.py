@@ -6,7 +6,8 @@ from typing import Any
 
 from farflow.manifests.config_map import config_hash
 from farflow.manifests.meta import component_labels
-from farflow.objects import CONFIG_HASH_ANNOTATION, FARGATE_LABELS, Manifest
+from farflow.manifests.service_accounts import account_of
+from farflow.objects import CONFIG_HASH_ANNOTATION, Manifest
 from farflow.plan.model import EnvVar, Plan, Probe, Size
 
 AIRFLOW_UID = 50000  # the official Airflow image's user; its group is 0
@@ -77,11 +78,11 @@ def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
     """A pod template Fargate schedules, rolled whenever the Airflow settings change."""
     return {
         "metadata": {
-            "labels": {**component_labels(plan, component), **FARGATE_LABELS},
+            "labels": {**component_labels(plan, component), **plan.pod_labels},
             "annotations": {CONFIG_HASH_ANNOTATION: config_hash(plan)},
         },
         "spec": {
-            "serviceAccountName": plan.names.service_account,
+            "serviceAccountName": account_of(plan, component),
             "securityContext": POD_SECURITY,
             **spec,
         },

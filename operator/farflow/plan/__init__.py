@@ -8,7 +8,15 @@ from dataclasses import replace
 from farflow.api.names import SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.plan.components import components
-from farflow.plan.config import API_PORT, airflow_config, git_env, pod_template_file, secret_env
+from farflow.plan.config import (
+    API_PORT,
+    airflow_config,
+    git_env,
+    in_cluster_service,
+    pod_labels,
+    pod_template_file,
+    secret_env,
+)
 from farflow.plan.model import AwsFacts, Component, EnvVar, Plan, ServicePlan
 
 __all__ = ["AwsFacts", "Component", "EnvVar", "Plan", "SecretRef", "plan"]
@@ -20,8 +28,9 @@ NLB_ANNOTATIONS = {
 }
 
 
-def plan(cluster: ResolvedCluster, facts: AwsFacts) -> Plan:
-    """Everything that runs for ``cluster``; pure, so it is cheap to compute on every resync."""
+def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = True) -> Plan:
+    """Everything that runs for ``cluster``; pure, so it is cheap to compute on every resync.
+    ``tasks_allowed``: whether its task namespace admits its task pods."""
     spec, names = cluster.spec, cluster.names
     image = spec.airflow.image
     admin_ref = spec.admin.password_secret_ref
@@ -41,7 +50,11 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts) -> Plan:
         task_namespace=spec.pods.namespace,
         task_service_account=spec.pods.service_account_name,
         service_account_role_arn=spec.aws.service_account_role_arn,
-        service=_service(spec),
+        task_role_arn=spec.pods.service_account_role_arn,
+        service=_service(cluster),
+        pod_labels=pod_labels(names, facts),
+        pod_security_groups=tuple(spec.network.pod_security_group_ids),
+        tasks_allowed=tasks_allowed,
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),
     )
@@ -64,17 +77,30 @@ def _migration_command(spec: ResolvedSpec) -> tuple[str, ...]:
         ["airflow", "users", "create", "--username", username, "--role", "Admin",
          "--firstname", "Airflow", "--lastname", "Admin", "--email", email]
     )  # fmt: skip
-    # The password comes from the Job's environment, so it never appears in the command.
-    script = f'airflow db migrate && {create_admin} --password "$FARFLOW_ADMIN_PASSWORD"'
+    # The password comes from the Job's environment and reaches `users create` on stdin (its
+    # password prompt, twice): bash's printf is a builtin, so no process's argv (visible in
+    # /proc/*/cmdline) ever holds it.
+    password = 'printf "%s\\n%s\\n" "$FARFLOW_ADMIN_PASSWORD" "$FARFLOW_ADMIN_PASSWORD"'
+    script = f"airflow db migrate && {password} | {create_admin}"
     return ("bash", "-c", script)
 
 
-def _service(spec: ResolvedSpec) -> ServicePlan:
-    service = spec.api_server.service
+def _service(cluster: ResolvedCluster) -> ServicePlan:
+    service = cluster.spec.api_server.service
     annotations: dict[str, str] = {}
     if service.type == "LoadBalancer":
         scheme = {"service.beta.kubernetes.io/aws-load-balancer-scheme": service.scheme}
         annotations = NLB_ANNOTATIONS | scheme
+    if service.tls:
+        annotations |= {
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": service.tls.certificate_arn,
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+        }
     return ServicePlan(
-        type=service.type, port=API_PORT, annotations=annotations | service.annotations
+        type=service.type,
+        port=API_PORT,
+        annotations=annotations | service.annotations,
+        in_cluster=in_cluster_service(cluster.spec, cluster.names),
+        tls=service.tls is not None,
+        source_ranges=tuple(service.load_balancer_source_ranges),
     )

@@ -13,7 +13,7 @@ import secrets
 from farflow.api.names import KubeNames, SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.api.spec import DagsSpec, Executor
-from farflow.objects import FARGATE_LABELS
+from farflow.objects import PROFILE_LABEL, fargate_labels
 from farflow.plan.model import AwsFacts, EcsFacts, EnvVar
 
 API_PORT = 8080
@@ -64,7 +64,8 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
     config = {env_name(section, key): value for (section, key), value in options.items()}
-    return {**config, **_aws_environment(facts), **_kubernetes_environment(spec)}
+    kubernetes = _kubernetes_environment(spec, pod_labels(names, facts))
+    return {**config, **_aws_environment(facts), **kubernetes}
 
 
 def pod_template_file(spec: ResolvedSpec) -> str | None:
@@ -108,8 +109,15 @@ def git_env(spec: ResolvedSpec) -> tuple[EnvVar, ...]:
 Options = dict[tuple[str, str], str]
 
 
+def in_cluster_service(spec: ResolvedSpec, names: KubeNames) -> str:
+    """The Service in-cluster clients (workers, through the execution API) use: the exposed
+    one, unless TLS at its NLB leaves that one HTTPS on 443 only."""
+    return names.of("api") if spec.api_server.service.tls else names.service
+
+
 def _core(spec: ResolvedSpec, names: KubeNames) -> Options:
-    service_url = f"http://{names.service}.{names.namespace}.svc.cluster.local:{API_PORT}"
+    service = in_cluster_service(spec, names)
+    service_url = f"http://{service}.{names.namespace}.svc.cluster.local:{API_PORT}"
     return {
         ("core", "executor"): ",".join(EXECUTOR_CLASSES[e] for e in spec.airflow.executors),
         ("core", "execution_api_server_url"): f"{service_url}/execution/",
@@ -213,7 +221,16 @@ def _kubernetes_executor(spec: ResolvedSpec, names: KubeNames) -> Options:
     }
 
 
-def _kubernetes_environment(spec: ResolvedSpec) -> dict[str, str]:
+def pod_labels(names: KubeNames, facts: AwsFacts) -> dict[str, str]:
+    """What every pod of the cluster carries for its Fargate profile (see
+    farflow.objects.fargate_labels), with the profile FarFlow made for it, if it made one."""
+    labels = fargate_labels(names.namespace, names.cluster)
+    if facts.fargate_profile_label:
+        labels[PROFILE_LABEL] = facts.fargate_profile_label
+    return labels
+
+
+def _kubernetes_environment(spec: ResolvedSpec, labels: dict[str, str]) -> dict[str, str]:
     """What KubernetesPodOperator DAGs read: where their pods go, and an in-cluster connection.
 
     Variable.get("farflow_pods", deserialize_json=True) gives namespace, service_account and
@@ -222,7 +239,7 @@ def _kubernetes_environment(spec: ResolvedSpec) -> dict[str, str]:
     pods = {
         "namespace": namespace,
         "service_account": spec.pods.service_account_name,
-        "labels": FARGATE_LABELS,
+        "labels": labels,
     }
     # KubernetesHook reads these extra fields (unprefixed) of kubernetes_default.
     connection = {"conn_type": "kubernetes", "extra": {"in_cluster": True, "namespace": namespace}}

@@ -81,6 +81,9 @@ class AwsFacts:
     queue_urls: dict[str, str]
     log_group_arn: str | None = None
     ecs: EcsFacts | None = None
+    # The Fargate profile FarFlow made that the cluster's pods are to run through (the label
+    # its selectors want); None without one.
+    fargate_profile_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,16 @@ class Plan:
     migration_command: tuple[str, ...]
     admin_password: SecretRef
     generate_admin_password: bool
-    task_namespace: str
+    task_namespace: str  # where KubernetesPodOperator pods run (spec.pods.namespace)
     task_service_account: str
-    service_account_role_arn: str | None
+    service_account_role_arn: str | None  # the Airflow components' IRSA role
+    task_role_arn: str | None  # the task pods' IRSA role
     service: ServicePlan
+    pod_labels: dict[str, str]  # what every pod carries for its Fargate profile
+    pod_security_groups: tuple[str, ...] = ()  # of the Airflow pods (security groups for pods)
+    # Whether the task namespace admits this cluster's task pods (see farflow.tenancy); when
+    # it does not, FarFlow makes nothing there.
+    tasks_allowed: bool = True
     suspended: bool = False
     # Where the scheduler reads the Kubernetes executor's task pod template; None without it.
     pod_template_file: str | None = None
@@ -119,8 +128,11 @@ class Plan:
 
 @dataclass(frozen=True)
 class ServicePlan:
-    """How the API server is exposed."""
+    """How the API server is exposed, and reached in the cluster."""
 
     type: str
-    port: int
+    port: int  # the API server's, in the cluster
     annotations: dict[str, str]
+    in_cluster: str  # the Service in-cluster clients use (the exposed one, unless TLS)
+    tls: bool = False  # HTTPS on 443 at the NLB: then the exposed Service has only that port
+    source_ranges: tuple[str, ...] = ()
