@@ -253,7 +253,7 @@ def test_no_pod_is_made_before_its_fargate_profile_is_active(
         aws_faults.rewrites[action] = creating
     profile = {
         "create": True,
-        "podExecutionRoleArn": "arn:aws:iam::123456789012:role/pods",
+        "podExecutionRoleArn": "arn:aws:iam::123456789012:role/farflow/pods",
         "subnets": subnets,
     }
     apply_cluster(
