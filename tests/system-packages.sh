@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: the PostgreSQL server (the e2e tier's metadata database),
-# Chromium (the UI test drives it through Playwright, which never downloads a browser) and
-# patch (tests/controlplane/build.sh patches kwok).
+# Chromium (the UI test drives it through Playwright, which never downloads a browser),
+# patch (tests/controlplane/build.sh patches kwok) and dumb-init (the Airflow image's PID 1,
+# under which farflow.local runs every container that, like FarFlow's, sets no command).
 set -euo pipefail
 
-packages=(postgresql chromium patch)
+packages=(postgresql chromium patch dumb-init)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

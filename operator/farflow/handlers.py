@@ -20,6 +20,7 @@ from farflow.kube.cache import OWNED, CachedKube, index_id, indexed, plain
 from farflow.kube.client import KUBERNETES_ERRORS, Kube, StaleError, describe
 from farflow.objects import FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL
 from farflow.reconcile import AwsRecheck, InvalidSpecError, clean_up, reconcile
+from farflow.upgrade import ensure_crd
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 BUSY_RETRY = 2.0  # seconds before a handler tries again while another reconciles its object
@@ -38,6 +39,10 @@ class Handlers:
     kube: Kube = field(default_factory=Kube)
     _running: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def apply_crd(self, **_: Any) -> None:
+        """The AirflowCluster schema of this release, before any AirflowCluster is handled."""
+        ensure_crd(self.kube)
 
     def on_change(self, body: kopf.Body, **kwargs: Any) -> None:
         self._reconcile(body, kwargs)
@@ -64,6 +69,7 @@ class Handlers:
                 raise kopf.TemporaryError(f"cleanup failed: {error}", delay=60) from error
         if delay is not None:
             raise kopf.TemporaryError("AWS cleanup still running", delay=delay)
+        self.recheck.forget(body["metadata"]["uid"])
 
     def _reconcile(self, body: kopf.Body, kwargs: Mapping[str, Any]) -> None:
         with self._one_at_a_time(body), _kubernetes_faults():
@@ -129,6 +135,7 @@ def register(
 
     for kind, resource in OWNED.items():
         kopf.index(*resource, id=index_id(*kind), labels={MANAGED_BY_LABEL: FIELD_MANAGER})(_index)
+    kopf.on.startup()(handlers.apply_crd)
     kopf.on.resume(*RESOURCE)(handlers.on_change)
     kopf.on.create(*RESOURCE)(handlers.on_change)
     kopf.on.update(*RESOURCE, field="spec")(handlers.on_change)

@@ -8,10 +8,14 @@ the builders set is the label `prune` selects by.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Manifest = dict[str, Any]
+# Kubernetes' $(VAR) in a container's env values and command line.
+ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 FIELD_MANAGER = "farflow"  # server-side apply's field manager, and app.kubernetes.io/managed-by
 CLUSTER_LABEL = "farflow.io/cluster"  # the AirflowCluster's name: unique in its namespace only
@@ -115,3 +119,8 @@ def key(manifest: Manifest) -> tuple[str, str, str, str]:
     """apiVersion, kind, namespace and name: what identifies an object."""
     meta = manifest["metadata"]
     return (manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion: unknown references stay as they are."""
+    return ENV_REFERENCE.sub(lambda match: env.get(match.group(1), match.group(0)), text)

@@ -11,13 +11,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from farflow import cleanup
+from farflow import cleanup, ecs_executor
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AwsStatus, Condition, MigrationStatus
 from farflow.aws.cleanup import as_recorded, leftovers
 from farflow.aws.facts import Gathered, Known, gather
 from farflow.aws.session import AwsError
+from farflow.ecs_executor import ExecutorDefinition
 from farflow.kube import events, observe
 from farflow.kube.apply import prune, sync, write
 from farflow.kube.client import KUBERNETES_ERRORS, Kube, describe
@@ -49,6 +50,7 @@ class AwsRecheck:
 
     seconds: float
     _last: dict[str, tuple[int, float, Gathered]] = field(default_factory=dict)
+    _done: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
     def gathered(self, body: dict[str, Any], check: Callable[[], Gathered]) -> Gathered:
         uid, generation = body["metadata"]["uid"], body["metadata"]["generation"]
@@ -61,6 +63,21 @@ class AwsRecheck:
         else:
             self._last[uid] = (generation, time.monotonic() + self.seconds, gathered)
         return gathered
+
+    def due(self, uid: str, part: str, fingerprint: str) -> bool:
+        """Whether a part done apart from gather must be done again: what it is made of
+        changed, or its last check is older than the period."""
+        last = self._done.get((uid, part))
+        return last is None or last[0] != fingerprint or time.monotonic() >= last[1]
+
+    def done(self, uid: str, part: str, fingerprint: str) -> None:
+        self._done[(uid, part)] = (fingerprint, time.monotonic() + self.seconds)
+
+    def forget(self, uid: str) -> None:
+        """A deleted cluster's entries."""
+        self._last.pop(uid, None)
+        for key in [key for key in self._done if key[0] == uid]:
+            del self._done[key]
 
 
 def reconcile(body: dict[str, Any], kube: Kube, recheck: AwsRecheck | None = None) -> float | None:
@@ -93,7 +110,7 @@ def _converge(
     admission = admit(cluster, kube)
     report.record([admission.condition])
     planned = plan(cluster, facts, tasks_allowed=admission.allowed)
-    read = _secrets_read(planned, gathered.mirrored, kube)
+    read = secrets_read(planned, gathered.mirrored, kube)
     if cluster.spec.database.rds is None and not _user_database_secret(cluster, read, report):
         return SETUP_RETRY
     report.record([_forward_pod_logs(cluster, facts, kube)])
@@ -106,7 +123,9 @@ def _converge(
         report,
         prune_extra=complete,
     )
-    if gathered.errors:
+    if gathered.errors or not _ecs_executor(
+        cluster, planned, facts, kube=kube, read=read, report=report, recheck=recheck
+    ):
         return AWS_RETRY
     return SETUP_RETRY if gathered.provisioning else delay
 
@@ -142,7 +161,7 @@ def _known(cluster: ResolvedCluster, kube: Kube, report: Report) -> Known:
     )
 
 
-def _secrets_read(
+def secrets_read(
     planned: Plan, mirrored: Mapping[str, Mapping[str, str]], kube: Kube
 ) -> dict[str, dict[str, str]]:
     """The data of each Secret key the pods read (base64, as stored), from the values
@@ -156,6 +175,39 @@ def _secrets_read(
             data = (live or {}).get("data") or {}
         read[name] = {key: data[key] for key in sorted(keys) if key in data}
     return read
+
+
+def _ecs_executor(
+    cluster: ResolvedCluster,
+    planned: Plan,
+    facts: AwsFacts,
+    *,
+    kube: Kube,
+    read: Mapping[str, Mapping[str, str]],
+    report: Report,
+    recheck: AwsRecheck,
+) -> bool:
+    """The Ecs executor's task definition, registered when it changed (or is due a
+    recheck) once the Secrets it mirrors exist; False (and AwsReady False, saying why)
+    while it cannot be registered yet."""
+    try:
+        wanted = ecs_executor.definition(cluster, planned, facts, kube, read)
+        if isinstance(wanted, ExecutorDefinition):
+            part = (cluster.uid, "ecs-executor", wanted.fingerprint)
+            if recheck.due(*part):
+                ecs_executor.register(cluster, wanted, facts.region)
+                recheck.done(*part)
+    except AwsError as error:
+        report.set("AwsReady", False, error.reason, str(error))
+        _passed(report, [error])
+        return False
+    except KeyError as missing:  # a Secret key the executor's tasks read (never its value)
+        report.set("AwsReady", False, "SecretNotFound", f"the Ecs executor: {missing.args[0]}")
+        return False
+    if isinstance(wanted, str):
+        report.set("AwsReady", False, "EcsExecutorPending", wanted)
+        return False
+    return True
 
 
 def _user_database_secret(

@@ -197,6 +197,27 @@ def test_a_changed_task_definition_is_a_new_revision(name: str, change: dict[str
     assert len(revisions(name)) == 2
 
 
+def test_environment_and_secrets_are_the_containers_and_a_change_is_a_new_revision(
+    name: str,
+) -> None:
+    """The Ecs executor's definition: plain variables, and secrets by Secrets Manager ARN."""
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow/ns/c/ecs-executor"
+    variables = {
+        "environment": {"B": "2", "A": "1"},
+        "secrets": {"AIRFLOW__CORE__FERNET_KEY": f"{secret}:AIRFLOW__CORE__FERNET_KEY::"},
+    }
+    first = register(name, **variables)
+    described = ecs().describe_task_definition(taskDefinition=first.arn)["taskDefinition"]
+    [container] = described["containerDefinitions"]
+    assert container["environment"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert container["secrets"] == [
+        {"name": "AIRFLOW__CORE__FERNET_KEY", "valueFrom": f"{secret}:AIRFLOW__CORE__FERNET_KEY::"}
+    ]
+    assert register(name, **variables).registered is False
+    changed = register(name, **{**variables, "environment": {"A": "1", "B": "3"}})
+    assert (changed.revision, changed.registered) == (2, True)
+
+
 def test_a_definition_without_container_memory_gets_a_new_revision(name: str) -> None:
     """Revisions FarFlow registered before it set the container's memory are replaced."""
     first = register(name)

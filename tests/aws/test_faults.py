@@ -6,7 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from farflow.api.spec import SqsSpec
+from farflow.api.resolve import ResolvedSqs
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import TAG_KEY, AwsError
 from farflow.aws.sqs import ensure_queues
@@ -22,7 +22,9 @@ OWNER = "faults/test"
 def test_transient_errors_are_retried_through(aws: AwsProxy, kind: str) -> None:
     name = unique("farflow-retried")
     aws.faults["sqs:CreateQueue"] = Fault(kind, times=3)
-    urls = ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
+    urls = ensure_queues(
+        ResolvedSqs(visibility_timeout_seconds=3660), queue_names(default=name), REGION, OWNER
+    )
     assert urls["default"].endswith(f"/{name}")
     assert aws.actions.count("sqs:CreateQueue") >= 4
 
@@ -31,7 +33,9 @@ def test_access_denied_names_the_action_and_leaves_nothing(aws: AwsProxy) -> Non
     name = unique("farflow-denied")
     aws.faults["sqs:CreateQueue"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
-        ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
+        ensure_queues(
+            ResolvedSqs(visibility_timeout_seconds=3660), queue_names(default=name), REGION, OWNER
+        )
     assert denied.value.reason == "AccessDeniedException"
     assert str(denied.value).startswith(f"sqs:CreateQueue {name} failed: AccessDeniedException")
     queues = boto3.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])
@@ -43,7 +47,12 @@ def test_access_denied_does_not_show_the_operators_role(aws: AwsProxy) -> None:
     caller, the operator's role and session, which the message leaves out."""
     aws.faults["sqs:CreateQueue"] = Fault("denied")
     with pytest.raises(AwsError) as denied:
-        ensure_queues(SqsSpec(), queue_names(default=unique("farflow-denied")), REGION, OWNER)
+        ensure_queues(
+            ResolvedSqs(visibility_timeout_seconds=3660),
+            queue_names(default=unique("farflow-denied")),
+            REGION,
+            OWNER,
+        )
     message = str(denied.value)
     assert CALLER.split("/")[0] not in message
     assert "farflow-operator" not in message

@@ -3,10 +3,18 @@ deleted only when ours; failures name the action and never the value."""
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
-from farflow.aws.secrets import delete_secret, ensure_secret, generate_password, read_secret
+from farflow.aws.secrets import (
+    delete_secret,
+    ensure_secret,
+    generate_password,
+    mirror_secret,
+    read_secret,
+)
 from farflow.aws.session import TAG_KEY, AwsError
 from tests.aws.moto_env import OWNER, unique
 from tests.fixtures.aws import REGION
@@ -105,3 +113,28 @@ def test_generated_passwords_are_long_random_and_plain() -> None:
     for password in passwords:
         assert len(password) == 32
         assert not set(password) & set("/@\" %:?#&+'\\")
+
+
+def test_a_mirror_is_written_only_when_its_values_change(aws: AwsProxy) -> None:
+    """The Ecs executor's secrets: one JSON object, updated when the Kubernetes side
+    changed, with no write when it did not."""
+    secret = secret_id()
+    arn = mirror_secret(REGION, secret, {"B": "second", "A": "first"}, OWNER)
+    assert json.loads(stored(secret)) == {"A": "first", "B": "second"}
+    described = boto3.client("secretsmanager").describe_secret(SecretId=secret)
+    assert (described["ARN"], described["Tags"]) == (arn, [{"Key": TAG_KEY, "Value": OWNER}])
+    called = len(aws.actions)
+    assert mirror_secret(REGION, secret, {"A": "first", "B": "second"}, OWNER) == arn
+    assert "secretsmanager:PutSecretValue" not in aws.actions[called:]
+    assert mirror_secret(REGION, secret, {"A": "rotated"}, OWNER) == arn
+    assert json.loads(stored(secret)) == {"A": "rotated"}
+
+
+def test_a_mirror_never_writes_into_a_secret_not_ours(aws: AwsProxy) -> None:
+    secret = secret_id()
+    boto3.client("secretsmanager").create_secret(Name=secret, SecretString="theirs")
+    with pytest.raises(AwsError, match=f"secret {secret} exists but is not tagged") as raised:
+        mirror_secret(REGION, secret, {"A": "value-that-must-not-leak"}, OWNER)
+    assert raised.value.reason == "SecretNotOwned"
+    assert "value-that-must-not-leak" not in str(raised.value)
+    assert stored(secret) == "theirs"

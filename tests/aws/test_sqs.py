@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from farflow.api.names import dead_letter_queue_name
-from farflow.api.spec import DeadLetterQueueSpec, SqsSpec
+from farflow.api.resolve import ResolvedSqs
+from farflow.api.spec import DeadLetterQueueSpec
 from farflow.aws.session import TAG_KEY, AwsError
 from farflow.aws.sqs import delete_queues, ensure_queues
 from tests.fixtures.aws import REGION, queue_names
@@ -31,9 +32,14 @@ def sqs() -> Any:
     return boto3.client("sqs")
 
 
-def with_dlq(max_receive_count: int = 5, **sqs_spec: Any) -> SqsSpec:
+def sqs_spec(visibility_timeout_seconds: int = 3660, **fields: Any) -> ResolvedSqs:
+    """broker.sqs as resolve gives it: the visibility timeout always set."""
+    return ResolvedSqs(visibility_timeout_seconds=visibility_timeout_seconds, **fields)
+
+
+def with_dlq(max_receive_count: int = 5, **fields: Any) -> ResolvedSqs:
     dlq = DeadLetterQueueSpec(enabled=True, max_receive_count=max_receive_count)
-    return SqsSpec(dead_letter_queue=dlq, **sqs_spec)
+    return sqs_spec(dead_letter_queue=dlq, **fields)
 
 
 def attributes(queue: str) -> dict[str, str]:
@@ -56,9 +62,7 @@ def redrive(queue: str) -> dict[str, Any]:
 
 
 def test_queue_without_dead_letter_queue(name: str) -> None:
-    urls = ensure_queues(
-        SqsSpec(visibility_timeout_seconds=600), queue_names(default=name), REGION, OWNER
-    )
+    urls = ensure_queues(sqs_spec(600), queue_names(default=name), REGION, OWNER)
     assert urls == {"default": sqs().get_queue_url(QueueName=name)["QueueUrl"]}
     found = attributes(name)
     assert (found["VisibilityTimeout"], found["SqsManagedSseEnabled"]) == ("600", "true")
@@ -89,7 +93,7 @@ def test_redrive_policy_updated_in_place_and_removed(name: str) -> None:
     ensure_queues(with_dlq(), queue_names(default=name), REGION, OWNER)
     ensure_queues(with_dlq(max_receive_count=2), queue_names(default=name), REGION, OWNER)
     assert redrive(name)["maxReceiveCount"] == 2
-    ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
+    ensure_queues(sqs_spec(), queue_names(default=name), REGION, OWNER)
     assert "RedrivePolicy" not in attributes(name)
     assert queues(name) == [name, dead_letter_queue_name(name)]  # dead letters are kept
 
@@ -140,7 +144,7 @@ def test_a_queue_not_ours_is_refused_and_left_as_it_is(name: str, tags: dict[str
     theirs = {"VisibilityTimeout": "43200", "RedrivePolicy": their_redrive}
     sqs().create_queue(QueueName=name, Attributes=theirs, **({"tags": tags} if tags else {}))
     with pytest.raises(AwsError) as refused:
-        ensure_queues(SqsSpec(), queue_names(default=name), REGION, OWNER)
+        ensure_queues(sqs_spec(), queue_names(default=name), REGION, OWNER)
     assert refused.value.reason == "QueueNotOwned"
     assert str(refused.value).startswith(f"SQS queue {name} exists but")
     found = attributes(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import boto3
@@ -19,6 +21,7 @@ from tests.fixtures.operator import (
     apply_cluster,
     create_secret,
     get_json,
+    give_a_load_balancer,
     sleep_resyncs,
     wait_for,
     wait_ready,
@@ -54,6 +57,7 @@ def full_cluster(local_cluster: Any, namespace: str) -> dict[str, Any]:
     local_cluster.kubectl("create", "namespace", tasks)
     local_cluster.kubectl("label", "namespace", tasks, f"{opt_in_label(namespace)}=true")
     create_secret(local_cluster, namespace, "airflow-admin", password="not-the-real-one")
+    create_secret(local_cluster, namespace, "airflow-extra", **{"slack-token": "not-a-token"})
     return merged(
         load(FULL),
         {
@@ -87,6 +91,7 @@ def gone(check: Any) -> bool:
 
 def apply_full(local_cluster: Any, namespace: str, manifest: dict[str, Any]) -> None:
     local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
+    give_a_load_balancer(local_cluster, namespace, "full-api-server", NLB)
     local_cluster.kubectl(
         "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s", "airflowcluster/full"
     )
@@ -128,6 +133,7 @@ def test_full_example_creates_everything_and_deletion_cleans_up(
     assert "full-task" in config["AIRFLOW_VAR_FARFLOW_ECS"]
     logging = get_json(local_cluster, "-n", "aws-observability", "configmap/aws-logging")
     assert f"# BEGIN farflow {namespace}/full" in logging["data"]["output.conf"]
+    executor_secret = assert_the_ecs_executor_runs_a_worker(local_cluster, namespace)
 
     delete_full(local_cluster, namespace)
 
@@ -149,6 +155,47 @@ def test_full_example_creates_everything_and_deletion_cleans_up(
     assert groups["logGroups"] == []
     logging = get_json(local_cluster, "-n", "aws-observability", "configmap/aws-logging")
     assert f"farflow {namespace}/full" not in logging["data"].get("output.conf", "")
+    manager = boto3.client("secretsmanager")
+    assert gone(lambda: manager.describe_secret(SecretId=executor_secret)["DeletedDate"])
+
+
+NLB = "internal-full-api-0123456789.elb.us-east-1.amazonaws.com"
+
+
+def assert_the_ecs_executor_runs_a_worker(local_cluster: Any, namespace: str) -> str:
+    """The executor's task definition: the cluster's settings as plain values, reaching the
+    execution API through the NLB, and every secret by reference to the Secrets Manager
+    secret that mirrors the cluster's Secrets. Returns that secret's ARN."""
+    config = get_json(local_cluster, "-n", namespace, "configmap/full-airflow-config")["data"]
+    family = config["AIRFLOW__AWS_ECS_EXECUTOR__TASK_DEFINITION"]
+    definition = boto3.client("ecs").describe_task_definition(taskDefinition=family)
+    [container] = definition["taskDefinition"]["containerDefinitions"]
+    assert (
+        container["image"]
+        == "123456789012.dkr.ecr.us-east-1.amazonaws.com/farflow-airflow:3.3.2-farflow.1"
+    )
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://{NLB}:8080/execution/"
+    assert environment["AIRFLOW__CORE__EXECUTOR"] == config["AIRFLOW__CORE__EXECUTOR"]
+    assert (
+        environment["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"]
+        == (config["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+    )
+    references = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert set(references) == {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
+        "SLACK_WEBHOOK_TOKEN",  # spec.airflow.env, from the Secret airflow-extra
+    }  # fmt: skip
+    [arn] = {value.rsplit(":", 3)[0] for value in references.values()}  # ARN:KEY::
+    mirrored = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    )
+    shared = get_json(local_cluster, "-n", namespace, "secret/full-airflow-secrets")["data"]
+    fernet = base64.b64decode(shared["fernet-key"]).decode()
+    assert mirrored["AIRFLOW__CORE__FERNET_KEY"] == fernet
+    assert fernet not in json.dumps(definition)  # no secret value in the task definition
+    return str(arn)
 
 
 def test_access_denied_is_a_condition_and_the_rest_goes_on(

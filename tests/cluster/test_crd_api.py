@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import config
 
+from farflow.kube.client import Kube
+from farflow.upgrade import ensure_crd
 from tests.cases import (
     ALL_EXAMPLES,
     MINIMAL,
@@ -156,3 +160,41 @@ def test_explain_shows_the_crd_descriptions(local_cluster: LocalCluster, crd: No
     wait_until(lambda: bool(explained()), 30, "kubectl explain to know AirflowCluster")
     text = " ".join(explained().split())  # explain re-wraps long descriptions
     assert [d for d in descriptions if " ".join(d.split()) not in text] == []
+
+
+def test_the_operator_applies_its_crd_where_it_is_older_and_only_there(
+    local_cluster: LocalCluster, crd: None
+) -> None:
+    """farflow.upgrade at the operator's start: nothing to write over the same CRD; an older
+    one (a field missing, as before an upgrade) is replaced; a newer one is left alone."""
+    kube = Kube(config.new_client_from_config(config_file=str(local_cluster.kubeconfig)))
+    name = "airflowclusters.farflow.io"
+    field = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/suspend"
+
+    def older(version: str) -> None:
+        patch = [
+            {"op": "remove", "path": field},
+            {
+                "op": "replace",
+                "path": "/metadata/annotations/farflow.io~1version",
+                "value": version,
+            },
+        ]
+        local_cluster.kubectl("patch", "crd", name, "--type=json", "-p", json.dumps(patch))
+
+    def has_field() -> bool:
+        live = json.loads(local_cluster.kubectl("get", "crd", name, "-o", "json").stdout)
+        spec = live["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        return "suspend" in spec["properties"]
+
+    try:
+        assert ensure_crd(kube) is False  # kubectl applied the same CRD
+        older("0.0.1")
+        assert ensure_crd(kube) is True
+        assert has_field()
+        assert ensure_crd(kube) is False  # settled: no write at the next start
+        older("99.0.0")  # as a newer FarFlow's CRD, which this release cannot know
+        assert ensure_crd(kube) is False
+        assert not has_field()
+    finally:
+        local_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))

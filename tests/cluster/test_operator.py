@@ -10,6 +10,7 @@ import boto3
 import pytest
 import yaml
 
+from farflow.api.spec import DEFAULT_AIRFLOW_VERSION, FARFLOW_AIRFLOW_IMAGE
 from farflow.tenancy import opt_in_label
 from tests.cases import MINIMAL, load
 from tests.fixtures.operator import (
@@ -26,6 +27,7 @@ from tests.fixtures.operator import (
 )
 
 pytestmark = pytest.mark.cluster
+NEW_IMAGE = f"{FARFLOW_AIRFLOW_IMAGE}:{DEFAULT_AIRFLOW_VERSION}"
 
 
 def test_minimal_cluster_becomes_ready(
@@ -90,16 +92,17 @@ def test_drift_is_repaired(local_cluster: Any, namespace: str, operator: Operato
     wait_ready(local_cluster, namespace)
 
 
-def test_version_change_migrates_before_rolling(
+def test_image_change_migrates_before_rolling(
     local_cluster: Any, namespace: str, operator: Operator
 ) -> None:
+    """An upgrade of Airflow (FarFlow's image of the new version) migrates first."""
     apply_cluster(local_cluster, namespace, {"spec": {"airflow": {"version": "3.3.1"}}})
     wait_ready(local_cluster, namespace)
-    apply_cluster(local_cluster, namespace)  # the upgrade to the default, 3.3.2
+    apply_cluster(local_cluster, namespace)  # the upgrade to the default version
     wait_for(
         lambda: (
             get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["airflowVersion"]
-            == "3.3.2"
+            == DEFAULT_AIRFLOW_VERSION
         ),
         60,
         "the new version in status, once every component runs it",
@@ -107,13 +110,11 @@ def test_version_change_migrates_before_rolling(
     wait_ready(local_cluster, namespace)
 
     [job] = get_json(local_cluster, "-n", namespace, "jobs")["items"]
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.2"
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
     migrated = job["status"]["completionTime"]
     sets = get_json(local_cluster, "-n", namespace, "replicasets")["items"]
     new_sets = [
-        rs
-        for rs in sets
-        if rs["spec"]["template"]["spec"]["containers"][0]["image"] == "apache/airflow:3.3.2"
+        rs for rs in sets if rs["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
     ]
     assert len(new_sets) == 5
     assert all(rs["metadata"]["creationTimestamp"] >= migrated for rs in new_sets)

@@ -27,21 +27,29 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from kubernetes import config
 
+from farflow import ecs_executor
 from farflow.api import parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.aws.facts import gather
+from farflow.kube.client import Kube
 from farflow.local import LocalProcess, Objects, Site, container_process, processes
 from farflow.manifests import manifests
 from farflow.objects import Manifest, Owner
 from farflow.plan import AwsFacts, Plan, plan
+from farflow.reconcile import secrets_read
 from tests.cases import ROOT
 from tests.controlplane.localcluster import LocalCluster
 from tests.e2e.airflow_api import AirflowApi
+from tests.e2e.dag_runs import DAGS, Run, run_all
+from tests.e2e.ecs_agent import EcsAgent
 from tests.e2e.kubelet import ProcessKubelet
+from tests.e2e.memory import MemorySampler
 from tests.fixtures.aws import AIRFLOW_PODS_KEY
 from tests.fixtures.aws_proxy import AwsProxy
 from tests.fixtures.controlplane import temporary_namespace
+from tests.fixtures.operator import give_a_load_balancer
 from tests.fixtures.postgres import Postgres
 from tests.fixtures.processes import Process, answers, wait_until
 
@@ -60,22 +68,34 @@ class Stack:
 
     plan: Plan
     facts: AwsFacts
+    manifests: list[Manifest]  # what the operator renders, the database Secret first
     # Each workload's container, by name, resolved once; their env holds secrets: no repr.
     containers: dict[str, LocalProcess] = field(repr=False)
     site: Site
     api: AirflowApi
-    running: dict[str, Process]
+    running: dict[str, Process]  # by log name: every process started, the replaced too
     kubelet: ProcessKubelet
     logs: Path
     data_bucket: str
+    current: dict[str, Process] = field(default_factory=dict)  # by component: the newest
+    memory: MemorySampler | None = None  # the peak memory of each component, once started
+    ecs_agent: EcsAgent | None = None  # runs the Ecs executor's tasks, once started
+
+    def main_pids(self) -> dict[str, int]:
+        """Each running component's main process: its container's PID 1."""
+        return {
+            name: process.popen.pid
+            for name, process in self.current.items()
+            if process.popen is not None and process.alive()
+        }
 
     def dead(self) -> list[str]:
-        """Components that exited; the finished migration and a worker killed (and so
-        stopped) on purpose are not among them."""
+        """Components that exited; a worker killed (and so reaped) on purpose is not among
+        them."""
         return [
             name
             for name, process in self.running.items()
-            if name != "migrate" and process.popen is not None and not process.alive()
+            if process.popen is not None and not process.alive()
         ]
 
     def assert_alive(self) -> None:
@@ -83,11 +103,21 @@ class Stack:
         assert not dead, f"{dead} exited:\n{_tails(self.running)}"
 
     def start(self, name: str, log_name: str | None = None) -> Process:
-        local = self.containers[name]
-        log = self.logs / f"{log_name or name}.log"
-        started = Process(local.argv, log, local.env, inherit=False).start()
-        self.running[log_name or name] = started
+        """Component ``name``'s container, once its init containers ran to success."""
+        local, log_name = self.containers[name], log_name or name
+        for init in local.init:
+            run_to_completion(init, self.logs / f"{log_name}-{init.name}.log")
+        started = Process(local.argv, self.logs / f"{log_name}.log", local.env, inherit=False)
+        self.running[log_name] = self.current[name] = started.start()
         return started
+
+
+def run_to_completion(local: LocalProcess, log: Path, timeout: float = 300) -> None:
+    """A container that must end successfully, as an init container or the Job's."""
+    process = Process(local.argv, log, local.env, inherit=False).start()
+    wait_until(lambda: not process.alive(), timeout, f"{local.name} to finish")
+    assert process.popen is not None
+    assert process.popen.returncode == 0, process.tail()
 
 
 def _cluster_manifest(namespace: str, network: tuple[str, str], emr_app: str) -> dict[str, Any]:
@@ -99,10 +129,6 @@ def _cluster_manifest(namespace: str, network: tuple[str, str], emr_app: str) ->
             env["value"] = json.dumps(json.loads(env["value"]) | {"application_id": emr_app})
     subnet, security_group = network
     manifest["spec"]["ecs"] |= {"subnets": [subnet], "securityGroupIds": [security_group]}
-    # The Ecs executor's startup health check stops a made-up task and expects ECS's
-    # InvalidParameterException; moto 5.2.5 answers 500, which would stop the scheduler.
-    config = manifest["spec"]["airflow"].setdefault("config", {})
-    config["aws_ecs_executor"] = {"check_health_on_startup": "False"}
     return manifest
 
 
@@ -197,24 +223,36 @@ def stack(  # noqa: PLR0917  (pytest passes fixtures by position)
     os.environ.update(moto_server)  # gather() and the test's own boto3 clients reach moto
     try:
         with ecs_tasks_run_to_completion(aws_proxy.upstream):
-            yield from _stack(local_cluster, e2e_namespace, moto_server, postgres, tmp_path_factory)
+            yield from _stack(
+                local_cluster, e2e_namespace, postgres, tmp_path_factory,
+                proxy=aws_proxy, moto=moto_server,
+            )  # fmt: skip
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
+@pytest.fixture(scope="package")
+def runs(stack: Stack) -> dict[str, Run]:
+    """Every example DAG, triggered at once and run to its end; once for the package."""
+    return run_all(stack, DAGS)
+
+
 def _stack(
     cluster: LocalCluster,
     namespace: str,
-    moto: dict[str, str],
     postgres: Postgres,
     tmp_path_factory: pytest.TempPathFactory,
+    *,
+    proxy: AwsProxy,
+    moto: dict[str, str],
 ) -> Iterator[Stack]:
     region = moto["AWS_REGION"]
     manifest = _cluster_manifest(namespace, _fargate_network(region), _emr_application(region))
     resolved = resolve(parse(copy.deepcopy(manifest)))
     planned, facts, rendered = _operator_render(cluster, manifest, resolved, postgres)
     _apply_objects(cluster, namespace, rendered)
+    _register_the_ecs_executor(cluster, resolved, planned, facts)
     assert resolved.aws_names.dag_bucket is not None
     prefix = manifest["spec"]["dags"]["s3"]["prefix"]
     _upload(resolved.aws_names.dag_bucket, prefix, region)
@@ -240,6 +278,7 @@ def _stack(
     built = Stack(
         plan=planned,
         facts=facts,
+        manifests=rendered,
         containers={p.name: p for p in processes(rendered, objects, site)},
         site=site,
         api=api,
@@ -248,9 +287,13 @@ def _stack(
         logs=logs,
         data_bucket=_data_bucket(manifest, region),
     )
+    assert facts.ecs is not None
+    assert facts.ecs.executor_task_definition is not None
+    agent = EcsAgent(proxy, facts.ecs.executor_task_definition, site, logs)
     try:
         _start(built)
-        with kubelet:
+        with kubelet, agent, MemorySampler(built.main_pids) as built.memory:
+            built.ecs_agent = agent
             yield built
     finally:
         for process in built.running.values():
@@ -279,13 +322,27 @@ def _operator_render(
     return planned, gathered.facts, rendered
 
 
+def _register_the_ecs_executor(
+    cluster: LocalCluster, resolved: ResolvedCluster, planned: Plan, facts: AwsFacts
+) -> None:
+    """What the operator does once the Secrets exist and the API server's load balancer has
+    an address: the Ecs executor's task definition, its secrets mirrored to Secrets Manager."""
+    host = f"internal-{planned.names.service}-0123456789.elb.{facts.region}.amazonaws.com"
+    give_a_load_balancer(cluster, resolved.namespace, planned.names.service, host)
+    kube = Kube(config.new_client_from_config(config_file=str(cluster.kubeconfig)))
+    wanted = ecs_executor.definition(
+        resolved, planned, facts, kube, secrets_read(planned, {}, kube)
+    )
+    assert isinstance(wanted, ecs_executor.ExecutorDefinition), wanted
+    ecs_executor.register(resolved, wanted, facts.region)
+
+
 def _start(stack: Stack) -> None:
     """The migration Job's container to completion, as the Job would run it; then every
     component, until the API server answers."""
-    migration = stack.start("migrate")
-    wait_until(lambda: not migration.alive(), 600, "airflow db migrate and the admin user")
-    assert migration.popen is not None
-    assert migration.popen.returncode == 0, migration.tail()
+    migration = stack.containers["migrate"]
+    for local in (*migration.init, migration):  # airflow db migrate and the admin user
+        run_to_completion(local, stack.logs / f"migrate-{local.name}.log", 600)
     for component in stack.plan.components:
         stack.start(component.name)
     health = f"{stack.site.api_url}/api/v2/monitor/health"

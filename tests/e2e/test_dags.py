@@ -475,6 +475,14 @@ def test_the_image_runs_as_a_numeric_non_root_user() -> None:
 
 
 @pytest.mark.unit
+def test_the_image_keeps_the_base_images_entrypoint() -> None:
+    """apache/airflow's ENTRYPOINT (dumb-init -- /entrypoint) runs every container, as
+    farflow.local.IMAGE_ENTRYPOINT says and the local runtime reproduces."""
+    assert dockerfile_instructions("ENTRYPOINT") == []
+    assert dockerfile_instructions("CMD") == []
+
+
+@pytest.mark.unit
 def test_the_image_carries_the_dags_and_plugins() -> None:
     copies = dockerfile_instructions("COPY")
     assert "airflow/dags/ /opt/airflow/dags/" in copies

@@ -6,62 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.fixtures.processes import wait_until
+from tests.e2e.dag_runs import Run
 
 pytestmark = pytest.mark.e2e
-
-DAGS = ("etl_celery", "ecs_dag", "emr_dag", "pod_dag", "kubernetes_executor_dag")
-RUN_TIMEOUT = 600
-
-
-@dataclass(frozen=True)
-class Run:
-    dag_id: str
-    run_id: str
-    state: str
-    tasks: dict[str, str | None]
-
-
-def wait_until_parsed(stack: Stack, dag_ids: tuple[str, ...], timeout: float = 300) -> None:
-    """The DAG processor has read every DAG from the S3 bundle."""
-    missing = list(dag_ids)
-
-    def parsed() -> bool:
-        missing[:] = [dag_id for dag_id in missing if stack.api.dag(dag_id) is None]
-        return not missing
-
-    try:
-        wait_until(parsed, timeout, "the DAG processor parsing the DAGs", interval=2)
-    except TimeoutError as error:
-        raise AssertionError(
-            f"never parsed: {missing}\n{stack.running['dag-processor'].tail()}"
-        ) from error
-
-
-def run_all(stack: Stack, dag_ids: tuple[str, ...]) -> dict[str, Run]:
-    """Triggers every DAG at once and waits for each run to finish."""
-    wait_until_parsed(stack, dag_ids)
-    triggered = {}
-    for dag_id in dag_ids:
-        stack.api.unpause(dag_id)
-        triggered[dag_id] = stack.api.trigger(dag_id)
-    runs = {}
-    for dag_id, run_id in triggered.items():
-        state = stack.api.wait_for_run(dag_id, run_id, RUN_TIMEOUT, stack.assert_alive)
-        runs[dag_id] = Run(dag_id, run_id, state, stack.api.task_states(dag_id, run_id))
-    return runs
-
-
-@pytest.fixture(scope="module")
-def runs(stack: Stack) -> dict[str, Run]:
-    return run_all(stack, DAGS)
 
 
 def succeeded(runs: dict[str, Run], dag_id: str) -> Run:
@@ -156,3 +109,36 @@ def test_kubernetes_executor_runs_the_task_in_its_own_pod(
     payload = "".join(f"{n},{n * n}\n" for n in range(10_000)).encode()
     assert result["sha256"] == hashlib.sha256(payload).hexdigest()
     assert result["hostname"] == socket.gethostname()  # the pod's container ran here
+
+
+def test_ecs_executor_runs_the_task_in_an_ecs_task_of_its_definition(
+    stack: Stack, runs: dict[str, Run]
+) -> None:
+    """The task ran in an ECS task of the executor's task definition (its container run by
+    tests/e2e/ecs_agent.py), configured by that definition alone: the settings as plain
+    values, the secrets from Secrets Manager, the execution API at the load balancer."""
+    run = succeeded(runs, "ecs_executor_dag")
+    [task_id] = run.tasks
+    assert stack.api.xcom("ecs_executor_dag", run.run_id, task_id) == 4  # orders in the CSV
+    assert stack.ecs_agent is not None
+    [task_instance] = stack.api.task_instances("ecs_executor_dag", run.run_id)
+    matching = [r for r in stack.ecs_agent.runs if task_instance["id"] in r.argv[-1]]
+    assert len(matching) == 1, stack.ecs_agent.runs
+    [ran] = matching
+    assert ran.exit_code == 0
+    assert ran.argv[len(stack.site.entrypoint) :][:3] == (
+        "python", "-m", "airflow.sdk.execution_time.execute_workload",
+    )  # fmt: skip
+    ecs = boto3.client("ecs")
+    [task] = ecs.describe_tasks(cluster=stack.facts.ecs.cluster, tasks=[ran.task_arn])["tasks"]  # type: ignore[union-attr]
+    assert (task["lastStatus"], task["containers"][0]["exitCode"]) == ("STOPPED", 0)
+    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+    [container] = definition["taskDefinition"]["containerDefinitions"]
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert ".elb." in environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+    secrets = {s["name"] for s in container["secrets"]}
+    assert "AIRFLOW__CORE__FERNET_KEY" in secrets
+    assert "AIRFLOW__CORE__FERNET_KEY" not in environment
+    fernet = stack.containers["worker"].env["AIRFLOW__CORE__FERNET_KEY"]
+    assert ran.env["AIRFLOW__CORE__FERNET_KEY"] == fernet  # read from Secrets Manager
+    assert fernet not in json.dumps(definition, default=str)

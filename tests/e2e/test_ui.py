@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.cases import ROOT
 from tests.e2e.conftest import Stack
-from tests.e2e.test_runs import wait_until_parsed
+from tests.e2e.dag_runs import wait_until_parsed
 from tests.fixtures.processes import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -2,10 +2,11 @@
 start a new one, and the run still succeeds.
 
 What happens, as this test sees it: the task's SQS message was never acknowledged
-(acks_late), so SQS hands it to the new worker once the visibility timeout the operator set
-(broker.sqs.visibilityTimeoutSeconds) has passed. Airflow's Celery provider sees the try
-still marked running and leaves it alone; the scheduler then fails that try for its missed
-heartbeats ([scheduler] task_instance_heartbeat_timeout) and retries it, on the new worker.
+(acks_late), so SQS hands it to the new worker once the visibility timeout the operator
+derived from spec.airflow.longestTaskSeconds has passed. Airflow's Celery provider sees the
+try still marked running and leaves it alone; the scheduler then fails that try for its
+missed heartbeats ([scheduler] task_instance_heartbeat_timeout, derived too) and retries it,
+on the new worker.
 A worker that dies before its task started running loses nothing either: the redelivered
 message runs the task."""
 
@@ -16,7 +17,7 @@ import signal
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.test_runs import wait_until_parsed
+from tests.e2e.dag_runs import wait_until_parsed
 from tests.fixtures.processes import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,8 @@ DAG = "celery_long_task"
 TASK = "work_for_a_while"
 
 
-def test_a_task_survives_the_death_of_its_worker(stack: Stack) -> None:
+def start_long_task(stack: Stack) -> str:
+    """Triggers the 30-second task; returns its run once the task is five seconds in."""
     wait_until_parsed(stack, (DAG,))
     stack.api.unpause(DAG)
     run_id = stack.api.trigger(DAG)
@@ -41,7 +43,12 @@ def test_a_task_survives_the_death_of_its_worker(stack: Stack) -> None:
         f"{TASK} five seconds into its work",
         interval=1,
     )
-    stack.running["worker"].kill(signal.SIGKILL)
+    return run_id
+
+
+def test_a_task_survives_the_death_of_its_worker(stack: Stack) -> None:
+    run_id = start_long_task(stack)
+    stack.current["worker"].kill(signal.SIGKILL)
     replacement = stack.start("worker", "worker-after-kill")
 
     state = stack.api.wait_for_run(DAG, run_id, 900, stack.assert_alive)

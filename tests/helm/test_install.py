@@ -161,6 +161,22 @@ def test_notes_tell_how_to_reach_the_ui_and_the_admin_password(
     assert f"airflow/{ns}/{name}/admin" in notes
 
 
+def operator_with_the_charts_rights(
+    local_cluster: Any, namespace: str, scope: list[str], env: dict[str, str], work: Path
+) -> Operator:
+    """What the chart's Deployment runs, but as a process (kwok runs no container), for the
+    liveness port and a fast resync, with a token of the chart's ServiceAccount only; its
+    log is work/operator.log. ``env`` adds to its environment (AWS, a PYTHONPATH)."""
+    kubeconfig = service_account_kubeconfig(local_cluster, namespace, work / "kubeconfig")
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    argv = [
+        sys.executable, "-m", "farflow.cli", "run", *scope,
+        "--liveness", liveness, "--resync-seconds", str(RESYNC_SECONDS), "--log-format", "plain",
+    ]  # fmt: skip
+    process = Process(argv, work / "operator.log", {**env, "KUBECONFIG": str(kubeconfig)})
+    return Operator(process, liveness)
+
+
 @pytest.fixture(scope="module")
 def chart_operator(
     local_cluster: Any,
@@ -171,16 +187,10 @@ def chart_operator(
     """The operator as a process, with only a token of the chart's ServiceAccount, watching
     the release's namespace; yields its log."""
     work = tmp_path_factory.mktemp("operator")
-    kubeconfig = service_account_kubeconfig(local_cluster, release.namespace, work / "kubeconfig")
-    liveness = f"http://127.0.0.1:{free_port()}/healthz"
-    # What the chart's Deployment runs, but for the liveness port and a fast resync.
     scope = ["--namespace", release.namespace] if release.chart_cluster else ["--all-namespaces"]
-    argv = [
-        sys.executable, "-m", "farflow.cli", "run", *scope,
-        "--liveness", liveness, "--resync-seconds", str(RESYNC_SECONDS), "--log-format", "plain",
-    ]  # fmt: skip
-    env = {**moto_server, "KUBECONFIG": str(kubeconfig)}
-    operator = Operator(Process(argv, work / "operator.log", env), liveness)
+    operator = operator_with_the_charts_rights(
+        local_cluster, release.namespace, scope, {**moto_server}, work
+    )
     operator.start()
     try:
         yield work / "operator.log"

@@ -14,6 +14,7 @@ import yaml
 
 from farflow.api import parse
 from farflow.api.resource import MAX_NAME_LENGTH
+from farflow.api.spec import FARFLOW_AIRFLOW_IMAGE
 from farflow.fargate import is_valid, pod_size
 from farflow.kube.apply import PRUNABLE
 from farflow.manifests import manifests
@@ -53,6 +54,14 @@ def pod_template_maps(objects: list[dict]) -> list[dict]:  # type: ignore[type-a
     return [
         m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"].endswith("-pod-template")
     ]
+
+
+def config_map_named(objects: list[dict], name: str) -> dict:  # type: ignore[type-arg]
+    [found] = [m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"] == name]
+    return found
+
+
+RUNTIME_VOLUME = {"name": "farflow-runtime", "configMap": {"name": "minimal-runtime"}}
 
 
 def executor_pod(objects: list[dict]) -> dict:  # type: ignore[type-arg]
@@ -155,17 +164,36 @@ def test_pods_carry_the_fargate_profile_label() -> None:
 
 
 def test_deployments_have_probes_and_workers_a_grace_period() -> None:
-    objects = built({"spec": {"workers": {"terminationGracePeriodSeconds": 1800}}})
+    objects = built({"spec": {"workers": {"terminationGracePeriodSeconds": 7200}}})
     for deployment in of_kind(objects, "Deployment"):
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         assert "readinessProbe" in container
         assert "livenessProbe" in container
     deployments = {d["metadata"]["name"]: d for d in of_kind(objects, "Deployment")}
     worker = deployments["minimal-worker"]
-    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 1800
+    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 7200
     scheduler = deployments["minimal-scheduler"]
     probe = scheduler["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
     assert probe["httpGet"] == {"path": "/health", "port": 8974}
+
+
+def test_airflow_containers_leave_the_entrypoint_to_the_image() -> None:
+    """Only args: the image's dumb-init runs as PID 1 and forwards the kubelet's signals."""
+    for workload in [*of_kind(built(), "Deployment"), *of_kind(built(), "Job")]:
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            assert "command" not in container
+            assert container["args"]
+
+
+def test_the_workers_dumb_init_signals_only_celerys_main_process() -> None:
+    """DUMB_INIT_SETSID=0, as the Airflow chart sets it: SIGTERM reaches Celery's main
+    process alone, which shuts down warm; other components keep dumb-init's default."""
+    deployments = {d["metadata"]["name"]: d for d in of_kind(built(), "Deployment")}
+    for name, deployment in deployments.items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        expected = "0" if name == "minimal-worker" else None
+        assert env.get("DUMB_INIT_SETSID") == expected, name
 
 
 def test_no_secret_value_outside_secrets() -> None:
@@ -187,12 +215,12 @@ def test_no_secret_value_outside_secrets() -> None:
         if manifest["kind"] != "Secret":
             assert SECRET_SENTINEL not in json.dumps(manifest), key(manifest)
     for spec in pod_specs(objects):
-        for container in spec["containers"]:
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
             for env in container["env"]:
                 secretish = any(w in env["name"] for w in ("KEY", "SECRET", "CONN", "TOKEN"))
                 if secretish and not env["name"].startswith("AIRFLOW_CONN_"):
                     assert "valueFrom" in env, env["name"]
-    [config] = of_kind(objects, "ConfigMap")
+    config = config_map_named(objects, "minimal-airflow-config")
     assert not any("SECRET" in name or "FERNET" in name for name in config["data"])
 
 
@@ -239,7 +267,8 @@ def test_an_admin_password_secret_of_the_user_is_not_generated() -> None:
 def test_migration_job_is_named_per_image() -> None:
     [first] = of_kind(built(), "Job")
     [same] = of_kind(built({"spec": {"workers": {"maxReplicas": 3}}}), "Job")
-    [upgraded] = of_kind(built({"spec": {"airflow": {"version": "3.3.1"}}}), "Job")
+    new_image = {"spec": {"airflow": {"image": {"tag": "3.3.2-farflow0.2.0"}}}}
+    [upgraded] = of_kind(built(new_image), "Job")
     assert first["metadata"]["name"] == same["metadata"]["name"]
     assert first["metadata"]["name"] != upgraded["metadata"]["name"]
     assert first["spec"]["template"]["spec"]["restartPolicy"] == "Never"
@@ -421,27 +450,58 @@ def test_kubernetes_executor_pods_are_the_workers_pods() -> None:
 
 def test_the_scheduler_reads_the_pod_template_where_the_config_says() -> None:
     objects = built(KUBERNETES_EXECUTOR)
-    [config] = [m for m in of_kind(objects, "ConfigMap") if m not in pod_template_maps(objects)]
+    config = config_map_named(objects, "minimal-airflow-config")
     path = config["data"]["AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE"]
     assert path == "/opt/airflow/pod_templates/pod_template.yaml"
     spec = deployment_named(objects, "minimal-scheduler")["spec"]["template"]["spec"]
     assert spec["volumes"] == [
-        {"name": "pod-template", "configMap": {"name": "minimal-pod-template"}}
+        RUNTIME_VOLUME,
+        {"name": "pod-template", "configMap": {"name": "minimal-pod-template"}},
     ]
     [scheduler] = spec["containers"]
-    [mount] = scheduler["volumeMounts"]
+    [_, mount] = scheduler["volumeMounts"]
     assert (mount["name"], mount["readOnly"]) == ("pod-template", True)
     assert f"{mount['mountPath']}/pod_template.yaml" == path
     others = [
         d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "minimal-scheduler"
     ]
-    assert not any("volumes" in d["spec"]["template"]["spec"] for d in others)
+    assert all(d["spec"]["template"]["spec"]["volumes"] == [RUNTIME_VOLUME] for d in others)
 
 
 def test_no_pod_template_without_the_kubernetes_executor() -> None:
     objects = built()
     assert pod_template_maps(objects) == []
-    assert not any("volumes" in spec for spec in pod_specs(objects))
+    assert all(spec["volumes"] == [RUNTIME_VOLUME] for spec in pod_specs(objects))
+
+
+def test_every_airflow_pod_mounts_farflows_runtime_on_its_python_path() -> None:
+    objects = built(KUBERNETES_EXECUTOR)
+    runtime = config_map_named(objects, "minimal-runtime")["data"]
+    assert set(runtime) == {"farflow_probe.py", "farflow_celery.py", "farflow_preflight.py"}
+    config = config_map_named(objects, "minimal-airflow-config")["data"]
+    assert config["PYTHONPATH"] == "/opt/farflow"
+    for spec in pod_specs(objects):
+        assert RUNTIME_VOLUME in spec["volumes"]
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            mount = {"name": "farflow-runtime", "mountPath": "/opt/farflow", "readOnly": True}
+            assert mount in container["volumeMounts"]
+
+
+def test_workers_and_the_migration_check_the_image_first() -> None:
+    """The preflight init container imports every module the configuration needs."""
+    objects = built()
+    made = planned()
+    for workload in [deployment_named(objects, "minimal-worker"), *of_kind(objects, "Job")]:
+        [preflight] = workload["spec"]["template"]["spec"]["initContainers"]
+        assert preflight["args"] == ["python", "-m", "farflow_preflight"]
+        assert preflight["terminationMessagePolicy"] == "FallbackToLogsOnError"
+        env = {e["name"]: e.get("value") for e in preflight["env"]}
+        assert json.loads(env["FARFLOW_REQUIRED_MODULES"]) == made.required_modules
+        assert env["FARFLOW_IMAGE"] == made.image
+    others = [
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "minimal-worker"
+    ]
+    assert not any("initContainers" in d["spec"]["template"]["spec"] for d in others)
 
 
 def test_a_changed_pod_template_rolls_the_scheduler_alone() -> None:
@@ -511,7 +571,7 @@ def test_a_digest_pins_every_airflow_container() -> None:
     image = {"tag": "moving", "digest": digest}
     objects = built({"spec": {"airflow": {**KUBERNETES["airflow"], "image": image}}})
     images = {c["image"] for spec in pod_specs(objects) for c in spec["containers"]}
-    assert images == {f"apache/airflow@{digest}"}
+    assert images == {f"{FARFLOW_AIRFLOW_IMAGE}@{digest}"}
     assert {m["kind"] for m in objects if m["kind"] in ("Deployment", "Job")} == {
         "Deployment",
         "Job",

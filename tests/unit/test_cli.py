@@ -72,6 +72,7 @@ def test_render_prints_every_manifest_of_the_full_example(
     by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects if o}
     assert {name for kind, name in by_key if kind == "ConfigMap"} == {
         "full-airflow-config",
+        "full-runtime",
         "full-pod-template",
     }
     config = by_key["ConfigMap", "full-airflow-config"]["data"]
@@ -84,7 +85,8 @@ def test_render_prints_every_manifest_of_the_full_example(
     # The example's Kubernetes executor reads its pod template in the scheduler.
     scheduler = by_key["Deployment", "full-scheduler"]["spec"]["template"]["spec"]
     assert scheduler["volumes"] == [
-        {"name": "pod-template", "configMap": {"name": "full-pod-template"}}
+        {"name": "farflow-runtime", "configMap": {"name": "full-runtime"}},
+        {"name": "pod-template", "configMap": {"name": "full-pod-template"}},
     ]
 
 

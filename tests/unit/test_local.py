@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from farflow.local import KUBERNETES_CONNECTION, Objects, Site, container_process, processes
+from farflow.local import (
+    IMAGE_ENTRYPOINT,
+    KUBERNETES_CONNECTION,
+    Objects,
+    Site,
+    container_process,
+    processes,
+)
 from farflow.manifests import manifests
 from farflow.plan.config import POD_TEMPLATE_FILE, SHARED_KEYS
 from tests.unit.planning import OWNER, planned
@@ -52,8 +59,21 @@ def test_every_workload_becomes_a_process_with_its_command(site: Site) -> None:
     local = by_name(objects, site)
     assert set(local) == {"migrate", "api-server", "scheduler", "dag-processor", "triggerer",
                           "worker"}  # fmt: skip
-    assert local["scheduler"].argv == ("airflow", "scheduler")
-    assert local["api-server"].argv[:2] == ("airflow", "api-server")
+    assert local["scheduler"].argv == (*site.entrypoint, "airflow", "scheduler")
+    assert local["api-server"].argv[len(site.entrypoint) :][:2] == ("airflow", "api-server")
+
+
+def test_containers_without_a_command_run_under_the_image_entrypoint(site: Site) -> None:
+    """As the kubelet runs them: the image's ENTRYPOINT (dumb-init as PID 1) with the
+    container's args; only the image's /entrypoint script has a stand-in here."""
+    assert site.entrypoint[:2] == IMAGE_ENTRYPOINT[:2] == ("/usr/bin/dumb-init", "--")
+    stand_in = Path(site.entrypoint[2])
+    assert IMAGE_ENTRYPOINT[2] == "/entrypoint"
+    assert stand_in.is_file()
+    assert stand_in.read_text().rstrip().endswith('exec "$@"')
+    assert stand_in.stat().st_mode & 0o111
+    with_command = {"containers": [{"name": "main", "command": ["sh"], "args": ["-c", "true"]}]}
+    assert container_process(with_command, Objects([]), site).argv == ("sh", "-c", "true")
 
 
 def test_env_comes_from_the_config_map_and_secret_references(site: Site) -> None:
@@ -102,7 +122,7 @@ def test_references_expand_to_earlier_variables_and_unknown_ones_stay(site: Site
         ]
     }
     local = container_process(pod_spec, Objects(objects), site)
-    assert local.argv == ("echo", "hello bob from $(NOWHERE)")
+    assert local.argv == ("echo", "hello bob from $(NOWHERE)")  # a command: no entrypoint
 
 
 def test_a_missing_secret_key_names_the_secret_and_key(site: Site) -> None:
@@ -116,3 +136,15 @@ def test_a_missing_secret_key_names_the_secret_and_key(site: Site) -> None:
     }
     with pytest.raises(KeyError, match="Secret s has no key k"):
         container_process(pod_spec, Objects([]), site)
+
+
+def test_init_containers_come_first_resolved_as_their_pods_are(site: Site) -> None:
+    local = by_name(rendered({}), site)
+    for name in ("worker", "migrate"):
+        [preflight] = local[name].init
+        assert preflight.name == "preflight"
+        assert preflight.argv == (*site.entrypoint, "python", "-m", "farflow_preflight")
+        # The runtime ConfigMap is written where PYTHONPATH points, as its mount would be.
+        python_path = Path(preflight.env["PYTHONPATH"])
+        assert (python_path / "farflow_preflight.py").is_file()
+    assert local["scheduler"].init == ()

@@ -119,7 +119,8 @@ def test_celery_runs_on_sqs_with_predefined_queues() -> None:
     # A task whose worker dies is delivered again rather than lost.
     assert config["AIRFLOW__CELERY__TASK_ACKS_LATE"] == "True"
     assert json.loads(config["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]) == {
-        "task_reject_on_worker_lost": True
+        "task_reject_on_worker_lost": True,
+        "imports": ["farflow_celery"],  # the heartbeat of the workers' probes
     }
     # The result backend is the metadata database: the celery provider derives db+<URL>
     # from sql_alchemy_conn, so no URL has to be written here.
@@ -212,8 +213,28 @@ def test_the_five_components_in_rollout_order() -> None:
 
 def test_every_component_has_probes() -> None:
     for component in planned().components:
-        assert component.readiness is not None, component.name
-        assert component.liveness is not None, component.name
+        assert component.probes is not None, component.name
+
+
+def test_probes_are_cheap_see_the_main_process_and_ride_out_a_failover() -> None:
+    """No probe loads Airflow (``airflow jobs check`` costs ~140 MB and 4 s of CPU); the
+    worker's are not a TCP check of its log server, a process of its own; a slow start has
+    five minutes; liveness that reads the database tolerates longer than an RDS Multi-AZ
+    failover (60-120 s). tests/e2e/test_probes.py runs them against real processes."""
+    by_name = {c.name: c.probes for c in planned().components}
+    for name, probes in by_name.items():
+        assert probes is not None
+        for probe in probes.by_kind().values():
+            assert probe.command[:1] != ("airflow",), name
+        assert probes.startup.period_seconds * probes.startup.failure_threshold >= 300, name
+        assert probes.liveness.initial_delay_seconds == 0, name  # the startup probe guards it
+    worker = by_name["worker"]
+    assert worker is not None
+    assert worker.liveness.command[:4] == ("python", "-m", "farflow_probe", "heartbeat")
+    assert worker.readiness.command[-1] == "8793"  # ready also needs its log server
+    for name in ("scheduler", "dag-processor", "triggerer"):
+        liveness = by_name[name].liveness  # type: ignore[union-attr]
+        assert liveness.period_seconds * liveness.failure_threshold >= 150, name
 
 
 def test_triggerer_can_be_switched_off() -> None:
@@ -226,11 +247,22 @@ def test_suspend_scales_everything_to_zero() -> None:
 
 
 def test_worker_termination_grace_follows_the_spec() -> None:
-    worker = planned({"spec": {"workers": {"terminationGracePeriodSeconds": 3600}}}).component(
+    worker = planned({"spec": {"workers": {"terminationGracePeriodSeconds": 3700}}}).component(
         "worker"
     )
     assert worker is not None
-    assert worker.termination_grace_seconds == 3600
+    assert worker.termination_grace_seconds == 3700
+
+
+def test_every_task_timeout_comes_from_the_longest_task() -> None:
+    made = planned({"spec": {"airflow": {"longestTaskSeconds": 900}}})
+    worker = made.component("worker")
+    assert worker is not None
+    assert worker.termination_grace_seconds == 960
+    config = made.config
+    assert config["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"] == "960"
+    assert config["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"] == "1860"
+    assert config["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == "300"
 
 
 def test_migration_creates_the_admin_without_a_password_literal() -> None:

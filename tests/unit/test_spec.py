@@ -15,11 +15,13 @@ pytestmark = pytest.mark.unit
 def test_minimal_manifest_takes_every_default() -> None:
     spec = resolve(parse(load(MINIMAL))).spec
     assert spec.airflow.version == "3.3.2"
-    assert spec.airflow.image.tag == "3.3.2"
+    assert spec.airflow.image.reference == "ghcr.io/farflow/airflow:3.3.2"  # FarFlow's own
     assert spec.airflow.executors == ["Celery"]
     assert spec.size == "small"
     assert spec.dags.image is not None
-    assert spec.broker.sqs.visibility_timeout_seconds == 21600
+    assert spec.airflow.longest_task_seconds == 3600
+    assert spec.broker.sqs.visibility_timeout_seconds == 3660
+    assert spec.workers.termination_grace_period_seconds == 3660
     assert (spec.workers.concurrency, spec.workers.autoscaling.tasks_per_worker) == (5, 5)
     assert spec.pods.namespace == "default"
     assert spec.pods.service_account_name == "minimal-task"
@@ -78,3 +80,36 @@ def test_full_example_keeps_its_choices() -> None:
     assert spec.pods.namespace == "airflow-tasks"
     assert spec.ecs is not None
     assert spec.ecs.cluster.name == "farflow-tasks"
+
+
+@pytest.mark.parametrize(
+    ("patch", "derived"),
+    [
+        ({}, (3660, 3660, 7260, 300)),  # the default longest task: one hour
+        ({"airflow": {"longestTaskSeconds": 60}}, (120, 120, 600, 120)),  # Airflow's floors
+        ({"airflow": {"longestTaskSeconds": 200}}, (260, 260, 600, 200)),
+        ({"airflow": {"longestTaskSeconds": 43140}}, (43200, 43200, 86340, 300)),  # SQS's max
+        (  # explicit values win, and the queue wait follows the visibility timeout
+            {
+                "airflow": {"longestTaskSeconds": 600},
+                "broker": {"sqs": {"visibilityTimeoutSeconds": 1800}},
+                "workers": {"terminationGracePeriodSeconds": 900},
+            },
+            (1800, 900, 2400, 300),
+        ),
+    ],
+)
+def test_task_timeouts_follow_the_longest_task(
+    patch: dict[str, object], derived: tuple[int, int, int, int]
+) -> None:
+    """visibility, grace, queued and heartbeat timeouts: farflow.api.timeouts' rule."""
+    spec = resolve(parse(merged(load(MINIMAL), {"spec": patch}))).spec
+    timeouts = spec.timeouts
+    assert (timeouts.visibility, timeouts.grace, timeouts.queued, timeouts.heartbeat) == derived
+    assert spec.broker.sqs.visibility_timeout_seconds == timeouts.visibility
+    assert spec.workers.termination_grace_period_seconds == timeouts.grace
+    longest = spec.airflow.longest_task_seconds
+    assert timeouts.visibility >= longest  # a running task is never handed out twice
+    assert timeouts.grace >= longest  # nor cut short by a stopping worker
+    assert timeouts.queued > timeouts.visibility  # a dead worker's unstarted task comes back
+    # before it would be reaped

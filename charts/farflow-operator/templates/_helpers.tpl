@@ -101,3 +101,14 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
   verbs: ["get", "list", "watch", "patch"]
 {{- end }}
 {{- end -}}
+
+{{/*
+upgrade.py: the operator server-side applies its own CRD at start (Helm never upgrades the
+CRDs of crds/), and reads it first. Cluster-scoped, and only this CRD.
+*/}}
+{{- define "farflow.crdRule" -}}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  resourceNames: ["airflowclusters.farflow.io"]
+  verbs: ["get", "patch"]
+{{- end -}}

@@ -7,6 +7,7 @@ wrote; `farflow.api.parse` applies the rest), and the CEL rules carried as-is.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 from farflow.api.resource import (
@@ -22,6 +23,8 @@ from farflow.api.spec import AirflowClusterSpec
 from farflow.api.status import AirflowClusterStatus
 
 Schema = dict[str, Any]
+# The FarFlow release whose models made the CRD: see farflow.upgrade.
+CRD_VERSION_ANNOTATION = "farflow.io/version"
 
 # Keywords a structural schema may carry over from pydantic's output unchanged.
 _KEPT = (
@@ -49,7 +52,11 @@ def crd() -> Schema:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "metadata": {
+            "name": f"{PLURAL}.{GROUP}",
+            # The release it comes from: an older operator leaves a newer CRD as it is.
+            "annotations": {CRD_VERSION_ANNOTATION: version("farflow")},
+        },
         "spec": {
             "group": GROUP,
             "names": {

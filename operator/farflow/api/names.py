@@ -87,6 +87,11 @@ class KubeNames:
         return self.of("pod-template")
 
     @property
+    def runtime(self) -> str:
+        """The ConfigMap of farflow.runtime's modules, mounted into every Airflow pod."""
+        return self.of("runtime")
+
+    @property
     def secrets(self) -> str:
         return self.of("airflow-secrets")
 
@@ -139,6 +144,7 @@ class AwsNames:
     database_secret_id: str
     keys_secret_id: str  # the keys every Airflow component shares
     secret_prefix: str  # the Secrets Manager names this cluster's namespace may use
+    executor_secret_id: str  # what the Ecs executor's tasks read from Secrets Manager
     dag_bucket: str | None
     rds: RdsNames | None
     ecs: EcsNames | None
@@ -162,6 +168,7 @@ def aws_names(
         database_secret_id=f"airflow/{namespace}/{name}/database",
         keys_secret_id=f"airflow/{namespace}/{name}/keys",
         secret_prefix=f"airflow/{namespace}/",
+        executor_secret_id=f"airflow/{namespace}/{name}/ecs-executor",
         dag_bucket=_dag_bucket(spec, namespace, name),
         rds=_rds(spec, namespace, name, uid),
         ecs=_ecs(spec, namespace, name),

@@ -20,6 +20,7 @@ from farflow.api.spec import (
     AirflowSpec,
     ApiServerSpec,
     AutoscalingSpec,
+    BrokerSpec,
     CloudWatchSpec,
     ComponentSpec,
     ImageSpec,
@@ -28,9 +29,11 @@ from farflow.api.spec import (
     Resources,
     SchedulerSpec,
     SizePreset,
+    SqsSpec,
     TriggererSpec,
     WorkersSpec,
 )
+from farflow.api.timeouts import TaskTimeouts, task_timeouts
 from farflow.api.types import ImageTag, K8sName, LogGroupName
 from farflow.fargate import FargateSize, pod_size
 
@@ -51,10 +54,13 @@ class Preset:
     concurrency: int
 
 
-# Modelled on MWAA's environment classes (mw1.micro .. mw1.2xlarge).
+# Modelled on MWAA's environment classes (mw1.micro .. mw1.2xlarge). Each component with its
+# probes fits its container, as measured by tests/e2e/test_probes.py: the triggerer (its
+# TriggerRunner subprocess and log server included) peaks near 370 MiB, so no preset gives it
+# the 256 MiB container of a 0.5 GB pod.
 PRESETS: dict[SizePreset, Preset] = {
     "micro": Preset(
-        _size("0.5", "1"), _size("0.5", "1"), _size("0.25", "1"), _size("0.25", "0.5"),
+        _size("0.5", "1"), _size("0.5", "1"), _size("0.25", "1"), _size("0.25", "1"),
         _size("1", "3"), 3,
     ),
     "small": Preset(
@@ -131,6 +137,15 @@ class ResolvedWorkers(WorkersSpec):
     concurrency: int
     resources: Resources
     autoscaling: ResolvedAutoscaling
+    termination_grace_period_seconds: int
+
+
+class ResolvedSqs(SqsSpec):
+    visibility_timeout_seconds: int
+
+
+class ResolvedBroker(BrokerSpec):
+    sqs: ResolvedSqs
 
 
 class ResolvedPods(PodsSpec):
@@ -156,8 +171,18 @@ class ResolvedSpec(AirflowClusterSpec):
     dag_processor: ResolvedComponent
     triggerer: ResolvedTriggerer
     workers: ResolvedWorkers
+    broker: ResolvedBroker
     pods: ResolvedPods
     logging: ResolvedLogging
+
+    @property
+    def timeouts(self) -> TaskTimeouts:
+        """Every timeout of a task's life (farflow.api.timeouts)."""
+        return task_timeouts(
+            self.airflow.longest_task_seconds,
+            self.broker.sqs.visibility_timeout_seconds,
+            self.workers.termination_grace_period_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -199,7 +224,9 @@ def _sized(component: ComponentSpec, into: type[Model], preset_size: FargateSize
     return _filled(component, into, resources=snapped(component.resources, preset_size))
 
 
-def _resolved_workers(workers: WorkersSpec, preset: Preset) -> ResolvedWorkers:
+def _resolved_workers(
+    workers: WorkersSpec, preset: Preset, timeouts: TaskTimeouts
+) -> ResolvedWorkers:
     concurrency = workers.concurrency or preset.concurrency
     autoscaling = _filled(
         workers.autoscaling,
@@ -212,6 +239,7 @@ def _resolved_workers(workers: WorkersSpec, preset: Preset) -> ResolvedWorkers:
         concurrency=concurrency,
         autoscaling=autoscaling,
         resources=snapped(workers.resources, preset.worker),
+        termination_grace_period_seconds=timeouts.grace,
     )
 
 
@@ -245,6 +273,12 @@ def _resolved_spec(spec: AirflowClusterSpec, names: KubeNames) -> ResolvedSpec:
     )
     cloudwatch = spec.logging.cloudwatch
     log_group = cloudwatch.log_group or f"/farflow/{names.namespace}/{names.cluster}"
+    timeouts = task_timeouts(
+        airflow.longest_task_seconds,
+        spec.broker.sqs.visibility_timeout_seconds,
+        spec.workers.termination_grace_period_seconds,
+    )
+    sqs = _filled(spec.broker.sqs, ResolvedSqs, visibility_timeout_seconds=timeouts.visibility)
     return _filled(
         spec,
         ResolvedSpec,
@@ -253,7 +287,8 @@ def _resolved_spec(spec: AirflowClusterSpec, names: KubeNames) -> ResolvedSpec:
         scheduler=_sized(spec.scheduler, ResolvedScheduler, preset.scheduler),
         dag_processor=_sized(spec.dag_processor, ResolvedComponent, preset.dag_processor),
         triggerer=_sized(spec.triggerer, ResolvedTriggerer, preset.triggerer),
-        workers=_resolved_workers(spec.workers, preset),
+        workers=_resolved_workers(spec.workers, preset, timeouts),
+        broker=_filled(spec.broker, ResolvedBroker, sqs=sqs),
         pods=pods,
         logging=_filled(
             spec.logging,

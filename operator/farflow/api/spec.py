@@ -7,11 +7,13 @@ for the user. Defaults here are the defaults everywhere: the CRD carries the sca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
 from farflow.api.rules import Immutable, Rule, SpecModel, named_or_created, no_duplicates
+from farflow.api.timeouts import MARGIN_SECONDS
 from farflow.api.types import (
     AcmCertificateArn,
     AirflowVersion,
@@ -23,6 +25,7 @@ from farflow.api.types import (
     EksClusterName,
     EnvVarName,
     GitRepository,
+    HttpUrl,
     IamRoleArn,
     ImageDigest,
     ImageReference,
@@ -40,6 +43,12 @@ from farflow.fargate import MAX_MEMORY_MIB, MAX_VCPU, OVERHEAD_MIB, parse_cpu, p
 
 DEFAULT_AIRFLOW_VERSION = "3.3.2"
 DEFAULT_QUEUES = ("default",)
+# FarFlow's Airflow image (airflow/Dockerfile), published by .github/workflows/release.yml as
+# <FARFLOW_AIRFLOW_IMAGE>:<DEFAULT_AIRFLOW_VERSION>: it carries everything FarFlow renders.
+FARFLOW_AIRFLOW_IMAGE = "ghcr.io/farflow/airflow"
+# The timeouts of a task's life are derived from the longest task (farflow.api.timeouts).
+DEFAULT_LONGEST_TASK_SECONDS = 3600
+SQS_MAX_VISIBILITY_SECONDS = 43200
 Executor = Literal["Celery", "Kubernetes", "Ecs"]
 SizePreset = Literal["micro", "small", "medium", "large", "xlarge", "2xlarge"]
 
@@ -53,6 +62,10 @@ MANAGED_CONFIG = (
     "api_auth.jwt_secret",
     "celery.broker_url",
     "celery.result_backend",
+    # Derived from spec.airflow.longestTaskSeconds: see farflow.api.timeouts.
+    "celery_broker_transport_options.visibility_timeout",
+    "scheduler.task_queued_timeout",
+    "scheduler.task_instance_heartbeat_timeout",
 )
 _MANAGED_CEL = ", ".join(f"'{key}'" for key in MANAGED_CONFIG)
 MAX_CONTAINER_MEMORY = f"{MAX_MEMORY_MIB - OVERHEAD_MIB}Mi"
@@ -112,9 +125,10 @@ class ImageSpec(SpecModel):
     """The Airflow container image every Airflow component runs."""
 
     repository: ImageRepository = Field(
-        "apache/airflow",
-        description="Image repository. Build airflow/Dockerfile for an image with the SQS "
-        "transport (pycurl) and every provider FarFlow uses.",
+        FARFLOW_AIRFLOW_IMAGE,
+        description="Image repository. Defaults to FarFlow's image (airflow/Dockerfile: "
+        "Airflow with the SQS transport, pycurl and every provider FarFlow uses); an image "
+        "of your own must carry the same, or the workers' preflight names what it lacks.",
     )
     tag: ImageTag | None = Field(None, description="Image tag. Defaults to the Airflow version.")
     digest: ImageDigest | None = Field(
@@ -139,6 +153,12 @@ def _celery_only() -> list[Executor]:
     return ["Celery"]
 
 
+def _farflows_image_runs_its_version(airflow: AirflowSpec) -> bool:
+    image = airflow.image
+    own = image.repository == FARFLOW_AIRFLOW_IMAGE and image.tag is None
+    return not own or airflow.version == DEFAULT_AIRFLOW_VERSION
+
+
 class AirflowSpec(SpecModel):
     """Which Airflow runs, and how it is configured."""
 
@@ -151,6 +171,26 @@ class AirflowSpec(SpecModel):
             + "); use the matching spec field instead",
             holds=lambda airflow: _sets_no_managed_option(airflow.config),
             field_path=".config",
+        ),
+        Rule(
+            cel=f"self.version == '{DEFAULT_AIRFLOW_VERSION}' || (has(self.image) && "
+            f"(has(self.image.tag) || self.image.repository != '{FARFLOW_AIRFLOW_IMAGE}'))",
+            message=f"FarFlow's image {FARFLOW_AIRFLOW_IMAGE} is built for Airflow "
+            f"{DEFAULT_AIRFLOW_VERSION}: for another version set spec.airflow.image to an image "
+            "of it (build airflow/Dockerfile with that version)",
+            holds=_farflows_image_runs_its_version,
+            field_path=".version",
+        ),
+        Rule(
+            cel=f"self.longestTaskSeconds <= {SQS_MAX_VISIBILITY_SECONDS - MARGIN_SECONDS}",
+            message=f"longestTaskSeconds must be at most "
+            f"{SQS_MAX_VISIBILITY_SECONDS - MARGIN_SECONDS}: SQS hides a running task's "
+            f"message for longestTaskSeconds + {MARGIN_SECONDS} s, and for at most "
+            f"{SQS_MAX_VISIBILITY_SECONDS} s",
+            holds=lambda airflow: (
+                airflow.longest_task_seconds <= SQS_MAX_VISIBILITY_SECONDS - MARGIN_SECONDS
+            ),
+            field_path=".longestTaskSeconds",
         ),
     )
 
@@ -166,6 +206,13 @@ class AirflowSpec(SpecModel):
     )
     env: list[EnvVar] = Field(
         default_factory=list, max_length=64, description="Extra environment variables."
+    )
+    longest_task_seconds: int = Field(
+        DEFAULT_LONGEST_TASK_SECONDS,
+        ge=1,
+        description="How long your longest task runs. FarFlow derives from it how long SQS "
+        "hides a running task's message, how long a stopping worker may finish its tasks, "
+        "how long a task may wait in the queue and when a silent task counts as lost.",
     )
     executors: Executors = Field(
         default_factory=_celery_only,
@@ -340,10 +387,14 @@ class SqsSpec(SpecModel):
 
     rules = (
         Rule(
-            cel="self.visibilityTimeoutSeconds <= 43200",
-            message="visibilityTimeoutSeconds must be at most 43200 (the SQS maximum); set it "
-            "above your longest task's runtime",
-            holds=lambda sqs: sqs.visibility_timeout_seconds <= 43200,
+            cel="!has(self.visibilityTimeoutSeconds) || "
+            f"self.visibilityTimeoutSeconds <= {SQS_MAX_VISIBILITY_SECONDS}",
+            message=f"visibilityTimeoutSeconds must be at most {SQS_MAX_VISIBILITY_SECONDS} "
+            "(the SQS maximum); leave it unset to derive it from spec.airflow.longestTaskSeconds",
+            holds=lambda sqs: (
+                sqs.visibility_timeout_seconds is None
+                or sqs.visibility_timeout_seconds <= SQS_MAX_VISIBILITY_SECONDS
+            ),
             field_path=".visibilityTimeoutSeconds",
         ),
     )
@@ -354,11 +405,13 @@ class SqsSpec(SpecModel):
         pattern="^[A-Za-z0-9_-]{1,40}$",
         description="Prefix of the queue names. Defaults to farflow-<namespace>-<name>-.",
     )
-    visibility_timeout_seconds: int = Field(
-        21600,
+    visibility_timeout_seconds: int | None = Field(
+        None,
         ge=1,
-        description="Seconds a task message stays hidden once a worker takes it. Must exceed "
-        "the longest task, or the task runs twice; SQS allows at most 43200.",
+        description="Seconds a task message stays hidden once a worker takes it; a task "
+        "whose worker died is delivered again after it. Defaults to "
+        f"spec.airflow.longestTaskSeconds + {MARGIN_SECONDS}; at least longestTaskSeconds, "
+        "at most 43200 (SQS's maximum).",
     )
     dead_letter_queue: DeadLetterQueueSpec = Field(
         default_factory=DeadLetterQueueSpec, description="Dead-letter queue."
@@ -585,11 +638,12 @@ class WorkersSpec(SpecModel):
     autoscaling: AutoscalingSpec = Field(
         default_factory=AutoscalingSpec, description="Autoscaling."
     )
-    termination_grace_period_seconds: int = Field(
-        600,
+    termination_grace_period_seconds: int | None = Field(
+        None,
         ge=30,
         le=43200,
-        description="Time a stopping worker gets to finish its running tasks.",
+        description="Time a stopping worker gets to finish its running tasks. Defaults to "
+        f"spec.airflow.longestTaskSeconds + {MARGIN_SECONDS}; at least longestTaskSeconds.",
     )
 
 
@@ -626,6 +680,13 @@ class EcsSpec(SpecModel):
     )
     task_resources: Resources | None = Field(
         None, description="Size of those tasks, snapped to Fargate. Defaults to 0.25 vCPU/0.5 GB."
+    )
+    api_server_url: HttpUrl | None = Field(
+        None,
+        description="Where the Ecs executor's tasks reach the Airflow API server (its "
+        "execution API) from the ECS subnets, such as http://airflow.internal.example:8080. "
+        "Defaults to the API server's load balancer (spec.apiServer.service.type "
+        "LoadBalancer, an internal NLB) once it has an address.",
     )
 
 
@@ -758,6 +819,39 @@ def _ecs_block_if_ecs_executor(spec: AirflowClusterSpec) -> bool:
     return "Ecs" not in spec.airflow.executors or spec.ecs is not None
 
 
+def _ecs_tasks_reach_the_api_server(spec: AirflowClusterSpec) -> bool:
+    return (
+        "Ecs" not in spec.airflow.executors
+        or spec.api_server.service.type == "LoadBalancer"
+        or (spec.ecs is not None and spec.ecs.api_server_url is not None)
+    )
+
+
+# The longest task in CEL: the API server fills the default only inside a given `airflow`.
+_LONGEST_TASK_CEL = (
+    "(has(self.airflow) && has(self.airflow.longestTaskSeconds) ? "
+    f"self.airflow.longestTaskSeconds : {DEFAULT_LONGEST_TASK_SECONDS})"
+)
+
+
+def _outlasts_the_longest_task(
+    cel_path: str, value: Callable[[AirflowClusterSpec], int | None], what: str
+) -> Rule:
+    """An explicit timeout (``cel_path`` under spec, each part optional) must not cut the
+    longest task short."""
+    parts = cel_path.split(".")
+    present = " && ".join(f"has(self.{'.'.join(parts[: i + 1])})" for i in range(len(parts)))
+    return Rule(
+        cel=f"!({present}) || self.{cel_path} >= {_LONGEST_TASK_CEL}",
+        message=f"{parts[-1]} must be at least spec.airflow.longestTaskSeconds: {what}; "
+        "leave it unset to derive it",
+        holds=lambda spec: (
+            (seconds := value(spec)) is None or seconds >= spec.airflow.longest_task_seconds
+        ),
+        field_path=f".{cel_path}",
+    )
+
+
 class AirflowClusterSpec(SpecModel):
     """An Airflow 3 deployment on EKS Fargate."""
 
@@ -767,6 +861,27 @@ class AirflowClusterSpec(SpecModel):
             "!self.airflow.executors.exists(e, e == 'Ecs') || has(self.ecs)",
             message="the Ecs executor needs spec.ecs (cluster, subnets, executionRoleArn)",
             holds=_ecs_block_if_ecs_executor,
+        ),
+        Rule(
+            cel="!has(self.airflow) || !has(self.airflow.executors) || "
+            "!self.airflow.executors.exists(e, e == 'Ecs') || !has(self.apiServer) || "
+            "!has(self.apiServer.service) || self.apiServer.service.type == 'LoadBalancer' || "
+            "(has(self.ecs) && has(self.ecs.apiServerUrl))",
+            message="the Ecs executor's tasks run outside the cluster and must reach the API "
+            "server: set spec.ecs.apiServerUrl, or keep spec.apiServer.service.type "
+            "LoadBalancer (an internal NLB)",
+            holds=_ecs_tasks_reach_the_api_server,
+            field_path=".ecs",
+        ),
+        _outlasts_the_longest_task(
+            "broker.sqs.visibilityTimeoutSeconds",
+            lambda spec: spec.broker.sqs.visibility_timeout_seconds,
+            "SQS would hand a running task to a second worker",
+        ),
+        _outlasts_the_longest_task(
+            "workers.terminationGracePeriodSeconds",
+            lambda spec: spec.workers.termination_grace_period_seconds,
+            "a stopping worker would be killed before its tasks finish",
         ),
     )
     immutable = IDENTITY

@@ -111,6 +111,14 @@ GitRepository = Annotated[
         2048,
     ),
 ]
+HttpUrl = Annotated[
+    str,
+    Matching(
+        "https?://[^ /]+(/[^ ]*)?",
+        "must be an http:// or https:// URL such as http://airflow.internal.example:8080",
+        2048,
+    ),
+]
 QueueName = Annotated[
     str,
     Matching(

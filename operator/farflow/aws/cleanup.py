@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from farflow.api.names import QueueNames, dead_letter_queue_name, rds_names
+from farflow.api.names import AwsNames, QueueNames, dead_letter_queue_name, rds_names
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AwsStatus
 from farflow.aws import ecs, eks, rds, s3, secrets
@@ -144,38 +144,37 @@ def _remove_logs(cluster: ResolvedCluster, region: str) -> bool:
     return delete_log_group(region, cluster.aws_names.log_group, cluster.aws_names.owner)
 
 
-def _admin_what(cluster: ResolvedCluster) -> str | None:
-    if cluster.spec.admin.password_secret_ref is not None:
-        return None
-    return f"Secrets Manager secret {cluster.aws_names.admin_secret_id}"
+def _secret(id_of: Callable[[AwsNames], str], made: Callable[[ResolvedCluster], bool]) -> _Part:
+    """A Secrets Manager secret FarFlow makes for clusters that ``made`` holds for."""
+
+    def what(cluster: ResolvedCluster) -> str | None:
+        return f"Secrets Manager secret {id_of(cluster.aws_names)}" if made(cluster) else None
+
+    def remove(cluster: ResolvedCluster, region: str) -> bool:
+        names = cluster.aws_names
+        return secrets.delete_secret(region, id_of(names), names.owner)
+
+    return _Part(what, remove)
 
 
-def _remove_admin(cluster: ResolvedCluster, region: str) -> bool:
-    names = cluster.aws_names
-    return secrets.delete_secret(region, names.admin_secret_id, names.owner)
-
-
-def _keys_what(cluster: ResolvedCluster) -> str | None:
+def _keys_go(cluster: ResolvedCluster) -> bool:
     """The shared keys go with the database: kept while it stays (the user's own, adopted,
     or kept by deletionPolicy), since its encrypted connections and variables need them."""
     rds = cluster.spec.database.rds
-    if rds is None or not rds.create or rds.deletion_policy != "Delete":
-        return None
-    return f"Secrets Manager secret {cluster.aws_names.keys_secret_id}"
-
-
-def _remove_keys(cluster: ResolvedCluster, region: str) -> bool:
-    names = cluster.aws_names
-    return secrets.delete_secret(region, names.keys_secret_id, names.owner)
+    return rds is not None and rds.create and rds.deletion_policy == "Delete"
 
 
 PARTS = (
     _Part(_ecs_what, _remove_ecs),
+    _secret(lambda names: names.executor_secret_id, lambda cluster: cluster.spec.ecs is not None),
     _Part(_profiles_what, _remove_profiles),
     _Part(_database_what, _remove_database),
     _Part(_bucket_what, _remove_bucket),
     _Part(_queues_what, _remove_queues),
     _Part(_logs_what, _remove_logs),
-    _Part(_admin_what, _remove_admin),
-    _Part(_keys_what, _remove_keys),
+    _secret(
+        lambda names: names.admin_secret_id,
+        lambda cluster: cluster.spec.admin.password_secret_ref is None,
+    ),
+    _secret(lambda names: names.keys_secret_id, _keys_go),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -113,13 +113,19 @@ def register_task_definition(
     task_role_arn: str | None,
     log_group: str | None,
     owner: str,
+    environment: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> TaskDefinitionState:
     """The family's latest revision when it matches; otherwise a newly registered one.
 
     cpu and memory are Kubernetes quantities ("0.3", "600Mi"), snapped to a Fargate size.
-    Without a log group the container has no log configuration (its output is not kept)."""
+    Without a log group the container has no log configuration (its output is not kept).
+    ``environment`` holds plain values; ``secrets`` maps a variable to where ECS reads it
+    (a Secrets Manager ARN and JSON key), with the execution role's rights."""
     size = task_size(cpu, memory)
     roles = {"executionRoleArn": execution_role_arn, "taskRoleArn": task_role_arn}
+    container = _container(image, size.memory_mib, log_group, region)
+    container |= _variables(environment or {}, secrets or {})
     wanted: dict[str, Any] = {
         "family": family,
         "requiresCompatibilities": ["FARGATE"],
@@ -127,7 +133,7 @@ def register_task_definition(
         "cpu": str(int(size.vcpu * 1024)),
         "memory": str(size.memory_mib),
         **{key: arn for key, arn in roles.items() if arn},
-        "containerDefinitions": [_container(image, size.memory_mib, log_group, region)],
+        "containerDefinitions": [container],
     }
     ecs = client("ecs", region)
     try:
@@ -213,6 +219,20 @@ def _container(image: str, memory_mib: int, log_group: str | None, region: str) 
     return container
 
 
+def _variables(environment: Mapping[str, str], secrets: Mapping[str, str]) -> dict[str, Any]:
+    """The container's environment and secrets, sorted as a change check compares them."""
+    variables: dict[str, Any] = {}
+    if environment:
+        variables["environment"] = _pairs(environment, "value")
+    if secrets:
+        variables["secrets"] = _pairs(secrets, "valueFrom")
+    return variables
+
+
+def _pairs(values: Mapping[str, str], field: str) -> list[dict[str, str]]:
+    return [{"name": name, field: values[name]} for name in sorted(values)]
+
+
 def _latest_revision(ecs: Any, family: str) -> dict[str, Any] | None:
     """The family's latest ACTIVE revision with its tags; None when it has none."""
     try:
@@ -247,7 +267,16 @@ def _essence(definition: dict[str, Any]) -> dict[str, Any]:
 def _container_essence(container: dict[str, Any]) -> tuple[Any, ...]:
     log = container.get("logConfiguration", {})
     keys = ("name", "image", "essential", "memory")
-    return (*(container.get(key) for key in keys), log.get("logDriver"), log.get("options"))
+    variables = [
+        sorted(container.get(kind) or [], key=lambda pair: pair["name"])
+        for kind in ("environment", "secrets")
+    ]
+    return (
+        *(container.get(key) for key in keys),
+        log.get("logDriver"),
+        log.get("options"),
+        *variables,
+    )
 
 
 def _task_state(definition: dict[str, Any], registered: bool) -> TaskDefinitionState:

@@ -424,17 +424,15 @@ def _task_log_group(cluster: ResolvedCluster) -> str | None:
 def _register_task_definitions(
     cluster: ResolvedCluster, wanted: EcsSpec, names: EcsNames, region: str
 ) -> None:
-    """The Ecs executor's (the Airflow image) and the DAGs' (spec.ecs.taskImage)."""
-    spec = cluster.spec
-    register = _TaskDefinitions(wanted, region, cluster.aws_names.owner, _task_log_group(cluster))
-    if "Ecs" in spec.airflow.executors:
-        register(names.executor_family, spec.airflow.image.reference, spec.workers.resources)
+    """The DAGs' task definition (spec.ecs.taskImage); the Ecs executor's is registered once
+    the plan exists (farflow.ecs_executor)."""
     if wanted.task_image:
+        register = TaskDefinitions.of(cluster, wanted, region)
         register(names.task_family, wanted.task_image, wanted.task_resources)
 
 
 @dataclass(frozen=True)
-class _TaskDefinitions:
+class TaskDefinitions:
     """Registers the cluster's task definitions, a new revision only when one changed."""
 
     wanted: EcsSpec
@@ -442,7 +440,18 @@ class _TaskDefinitions:
     owner: str
     log_group: str | None
 
-    def __call__(self, family: str, image: str, size: Resources | None) -> None:
+    @classmethod
+    def of(cls, cluster: ResolvedCluster, wanted: EcsSpec, region: str) -> TaskDefinitions:
+        return cls(wanted, region, cluster.aws_names.owner, _task_log_group(cluster))
+
+    def __call__(
+        self,
+        family: str,
+        image: str,
+        size: Resources | None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
         cpu, memory = (size.cpu, size.memory) if size else DEFAULT_TASK_SIZE
         ecs.register_task_definition(
             self.region,
@@ -454,6 +463,8 @@ class _TaskDefinitions:
             task_role_arn=self.wanted.task_role_arn,
             log_group=self.log_group,
             owner=self.owner,
+            environment=environment,
+            secrets=secrets,
         )
 
 

@@ -6,16 +6,17 @@ never be logged, put in an exception's message, an event, or the AirflowCluster'
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from farflow.aws.session import TAG_KEY, client, error_code, failed, tagged_owner
+from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, tagged_owner
 
 # URL-safe characters only: no quoting in connection URLs, no '%' for config interpolation,
 # and none of the characters RDS refuses in a master password ('/', '@', '"', ' ').
@@ -63,6 +64,36 @@ def ensure_secret(
         return existing or _create(manager, secret_id, value_factory(), owner, kms_key)
     except (ClientError, BotoCoreError) as error:
         raise _failed(error, secret_id) from error
+
+
+def mirror_secret(
+    region: str,
+    secret_id: str,
+    values: Mapping[str, str],
+    owner: str,
+    kms_key: str | None = None,
+) -> str:
+    """A secret holding ``values`` as one JSON object, created tagged ours (encrypted with
+    ``kms_key``), or updated when they changed; returns its ARN. A secret of that name not
+    tagged ours is left alone."""
+    manager = client("secretsmanager", region)
+    text = json.dumps(dict(values), sort_keys=True)
+    try:
+        found = _read(manager, secret_id)
+        if found is None:
+            return _create(manager, secret_id, text, owner, kms_key).arn
+        tags = manager.describe_secret(SecretId=secret_id).get("Tags", [])
+        if tagged_owner(tags) != owner:
+            raise AwsError(
+                "SecretNotOwned",
+                f"secret {secret_id} exists but is not tagged {TAG_KEY}={owner}; FarFlow "
+                "will not write into it",
+            )
+        if found.value != text:
+            manager.put_secret_value(SecretId=secret_id, SecretString=text)
+    except (ClientError, BotoCoreError) as error:
+        raise _failed(error, secret_id) from error
+    return found.arn
 
 
 def delete_secret(region: str, secret_id: str, owner: str) -> bool:

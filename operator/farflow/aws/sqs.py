@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.names import QueueNames
-from farflow.api.spec import SqsSpec
+from farflow.api.resolve import ResolvedSqs
 from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, held, tagged_owner
 
 _failed = partial(failed, "sqs")
@@ -22,7 +22,7 @@ _DLQ_ATTRIBUTES = {"MessageRetentionPeriod": str(14 * 86400)}
 
 
 def ensure_queues(
-    spec: SqsSpec,
+    spec: ResolvedSqs,
     queues: Iterable[QueueNames],
     region: str,
     owner: str,
@@ -80,7 +80,7 @@ def _encryption(kms_key: str | None) -> dict[str, str]:
 
 
 def _ensured(
-    sqs: Any, spec: SqsSpec, queue: QueueNames, owner: str, encryption: dict[str, str]
+    sqs: Any, spec: ResolvedSqs, queue: QueueNames, owner: str, encryption: dict[str, str]
 ) -> str:
     """The main queue, pointing at its dead-letter queue when enabled (and at none otherwise)."""
     redrive = ""

@@ -86,12 +86,23 @@ def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:
     live = kube.get("v1", "Service", name, namespace)
     if live is None:
         return None
+    return load_balancer_url(live, port) or (
+        None if _serves_tls(live) else f"http://{name}.{namespace}.svc.cluster.local:{port}"
+    )
+
+
+def load_balancer_url(live: Manifest, port: int) -> str | None:
+    """The address of a Service's load balancer (the AWS Load Balancer Controller writes it
+    into the Service's status); None until it has one."""
     ingress = (live.get("status", {}).get("loadBalancer", {}).get("ingress") or [{}])[0]
     host = ingress.get("hostname") or ingress.get("ip")
-    tls = any(p.get("name") == "https" for p in live.get("spec", {}).get("ports") or [])
-    if host:
-        return f"https://{host}" if tls else f"http://{host}:{port}"
-    return None if tls else f"http://{name}.{namespace}.svc.cluster.local:{port}"
+    if not host:
+        return None
+    return f"https://{host}" if _serves_tls(live) else f"http://{host}:{port}"
+
+
+def _serves_tls(live: Manifest) -> bool:
+    return any(p.get("name") == "https" for p in live.get("spec", {}).get("ports") or [])
 
 
 def fargate_profiles(kube: Kube, namespaces: Iterable[str], owner: str) -> set[str]:

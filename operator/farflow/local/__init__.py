@@ -2,26 +2,30 @@
 
 Each container's command and environment are resolved from the manifests the operator
 applies, the way the kubelet resolves them (ConfigMap ``envFrom``, ``secretKeyRef``,
-``$(VAR)`` expansion, ConfigMap volumes). Only what cannot be the same off-cluster is
-replaced, and `Site` names all of it: the API server's address, the Kubernetes credentials
-and the AWS credentials that IRSA gives pods in EKS.
+``$(VAR)`` expansion, ConfigMap volumes), and a container without a ``command`` runs under
+the image's entrypoint (dumb-init, as in the Airflow image), so signals reach the processes
+as they do in a pod. Only what cannot be the same off-cluster is replaced, and `Site` names
+all of it: the API server's address, the Kubernetes credentials, the AWS credentials that
+IRSA gives pods in EKS, and the image's /entrypoint script (see ``entrypoint`` here).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from farflow.objects import Manifest
+from farflow.objects import Manifest, expand
 from farflow.plan.config import API_PORT, env_name
 
-_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 KUBERNETES_CONNECTION = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
+# The ENTRYPOINT of the apache/airflow image, which airflow/Dockerfile inherits.
+IMAGE_ENTRYPOINT = ("/usr/bin/dumb-init", "--", "/entrypoint")
+# What stands in here for the files of the image that this machine does not have.
+STAND_INS = {"/entrypoint": str(Path(__file__).with_name("entrypoint"))}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class Site:
     host: str = "127.0.0.1"
     kubeconfig: Path | None = None  # the cluster the Kubernetes executor and pod operator use
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. AWS credentials and endpoint
+    # The image's ENTRYPOINT as it runs here (Debian's dumb-init, the stand-in /entrypoint).
+    entrypoint: tuple[str, ...] = tuple(STAND_INS.get(part, part) for part in IMAGE_ENTRYPOINT)
 
     @property
     def api_url(self) -> str:
@@ -40,11 +46,13 @@ class Site:
 
 @dataclass(frozen=True)
 class LocalProcess:
-    """One container of a pod, as a command line and its complete environment."""
+    """One container of a pod, as a command line and its complete environment; ``argv[0]``
+    is the container's main process (its PID 1 in a pod)."""
 
     name: str
     argv: tuple[str, ...]
     env: dict[str, str] = field(repr=False)  # holds the Secrets' values
+    init: tuple[LocalProcess, ...] = ()  # the pod's init containers, to run to the end first
 
 
 class Objects:
@@ -74,14 +82,27 @@ def processes(manifests: list[Manifest], objects: Objects, site: Site) -> list[L
 
 
 def container_process(pod_spec: Manifest, objects: Objects, site: Site) -> LocalProcess:
-    """The pod's (first) container as a process; ConfigMap volumes are written to disk."""
-    container = pod_spec["containers"][0]
+    """The pod's (first) container as a process, after its init containers; ConfigMap
+    volumes are written to disk."""
+    init = pod_spec.get("initContainers", [])
+    main = _process(pod_spec, pod_spec["containers"][0], objects, site)
+    return replace(main, init=tuple(_process(pod_spec, c, objects, site) for c in init))
+
+
+def _process(pod_spec: Manifest, container: Manifest, objects: Objects, site: Site) -> LocalProcess:
     mounts = _mount(pod_spec, container, objects, site.home / "mounts")
-    env = {**_container_env(container, objects), **_site_env(site)}
+    env = {**_container_env(container, objects), **site_env(site)}
     env = {name: _remount(value, mounts) for name, value in env.items()}
     env[KUBERNETES_CONNECTION] = _local_kubernetes_connection(env, site)
-    argv = [*container.get("command", []), *container.get("args", [])]
-    return LocalProcess(container["name"], tuple(_expand(arg, env) for arg in argv), env)
+    return LocalProcess(container["name"], _command_line(container, env, site), env)
+
+
+def _command_line(container: Manifest, env: Mapping[str, str], site: Site) -> tuple[str, ...]:
+    """The kubelet's rule: ``command`` replaces the image's entrypoint and ``args`` follow
+    it, with $(VAR) references expanded in both."""
+    given = [*container.get("command", []), *container.get("args", [])]
+    entrypoint = () if container.get("command") else site.entrypoint
+    return (*entrypoint, *(expand(arg, env) for arg in given))
 
 
 def _values(manifest: Manifest) -> dict[str, str]:
@@ -111,17 +132,12 @@ def _container_env(container: Manifest, objects: Objects) -> dict[str, str]:
 def _entry_value(entry: Manifest, objects: Objects, env: dict[str, str]) -> str:
     source = entry.get("valueFrom")
     if source is None:
-        return _expand(entry.get("value", ""), env)
+        return expand(entry.get("value", ""), env)
     if "secretKeyRef" in source:
         ref = source["secretKeyRef"]
         return objects.get("Secret", ref["name"], ref["key"])
     ref = source["configMapKeyRef"]
     return objects.get("ConfigMap", ref["name"], ref["key"])
-
-
-def _expand(text: str, env: Mapping[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion: unknown references stay as they are."""
-    return _REFERENCE.sub(lambda match: env.get(match.group(1), match.group(0)), text)
 
 
 def _mount(
@@ -149,7 +165,9 @@ def _remount(value: str, mounts: Mapping[str, Path]) -> str:
     return value
 
 
-def _site_env(site: Site) -> dict[str, str]:
+def site_env(site: Site) -> dict[str, str]:
+    """What a process here has where a pod has the cluster: the API server's address, the
+    credentials, a home."""
     env = {
         "AIRFLOW_HOME": str(site.home),
         env_name("core", "execution_api_server_url"): f"{site.api_url}/execution/",

@@ -12,6 +12,7 @@ from farflow.manifests.job import migration_job, migration_job_name
 from farflow.manifests.meta import prune_selectors
 from farflow.manifests.network_policy import network_policy
 from farflow.manifests.rbac import rbac
+from farflow.manifests.runtime import runtime_config_map
 from farflow.manifests.secrets import mirrored_secret
 from farflow.manifests.security_groups import security_group_policies
 from farflow.manifests.service import services
@@ -41,6 +42,7 @@ def manifests(
         # What the containers read at start: Secrets and settings.
         *(mirrored_secret(plan, owner, name, dict(values)) for name, values in mirrored.items()),
         config_map(plan, owner),
+        runtime_config_map(plan, owner),
         *pod_template_config_maps(plan, owner),
         # Networking and disruption rules, ready before any pod exists.
         *services(plan, owner),

@@ -8,6 +8,7 @@ import json
 from farflow.manifests.meta import metadata
 from farflow.objects import Manifest, Owner
 from farflow.plan.model import Plan
+from farflow.runtime import sources
 
 
 def config_map(plan: Plan, owner: Owner) -> Manifest:
@@ -20,8 +21,9 @@ def config_map(plan: Plan, owner: Owner) -> Manifest:
 
 
 def config_hash(plan: Plan) -> str:
-    """Changes whenever the settings change, so pods that read them roll."""
-    return content_hash(plan.config)
+    """Changes whenever the settings or farflow.runtime's modules change, so pods that read
+    them roll."""
+    return content_hash([plan.config, sources()])
 
 
 def content_hash(content: object) -> str:

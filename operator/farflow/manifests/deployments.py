@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from farflow.manifests.executor_pod import mount_pod_template
 from farflow.manifests.meta import component_selector, metadata
-from farflow.manifests.pod import container, pod_template, probe
+from farflow.manifests.pod import container, pod_template, preflight, probe
 from farflow.objects import SECRETS_HASH_ANNOTATION, Manifest, Owner
 from farflow.plan.model import Component, Plan
 
@@ -15,14 +15,14 @@ def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str
     main = container(plan, component.name, component.command, component.size, component.env)
     if component.port is not None:
         main["ports"] = [{"name": "http", "containerPort": component.port, "protocol": "TCP"}]
-    if component.readiness is not None:
-        main["readinessProbe"] = probe(component.readiness)
-    if component.liveness is not None:
-        main["livenessProbe"] = probe(component.liveness)
-    pod_spec = {
+    if component.probes is not None:
+        main |= {kind: probe(check) for kind, check in component.probes.by_kind().items()}
+    pod_spec: Manifest = {
         "terminationGracePeriodSeconds": component.termination_grace_seconds,
         "containers": [main],
     }
+    if component.preflight:
+        pod_spec["initContainers"] = [preflight(plan, component.size, component.env)]
     template = pod_template(plan, component.name, pod_spec)
     if component.name == "scheduler":  # the Kubernetes executor runs in the scheduler
         template = mount_pod_template(plan, template)

@@ -8,7 +8,7 @@ from dataclasses import astuple
 
 from farflow.manifests.config_map import content_hash
 from farflow.manifests.meta import metadata
-from farflow.manifests.pod import container, pod_template
+from farflow.manifests.pod import container, pod_template, preflight
 from farflow.objects import Manifest, Owner
 from farflow.plan.model import EnvVar, Plan, Size
 
@@ -24,7 +24,12 @@ def migration_job_name(plan: Plan) -> str:
 def migration_job(plan: Plan, owner: Owner) -> Manifest:
     password = EnvVar("FARFLOW_ADMIN_PASSWORD", secret=plan.admin_password)
     migrate = container(plan, "migrate", plan.migration_command, MIGRATION_SIZE, (password,))
-    pod_spec = {"restartPolicy": "Never", "containers": [migrate]}
+    # A new image that lacks a module fails here, before any Deployment rolls onto it.
+    pod_spec = {
+        "restartPolicy": "Never",
+        "initContainers": [preflight(plan, MIGRATION_SIZE, ())],
+        "containers": [migrate],
+    }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

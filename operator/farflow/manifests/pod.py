@@ -6,6 +6,12 @@ from typing import Any
 
 from farflow.manifests.config_map import config_hash
 from farflow.manifests.meta import component_labels
+from farflow.manifests.runtime import (
+    PREFLIGHT,
+    RUNTIME_MOUNT,
+    preflight_env,
+    runtime_volume,
+)
 from farflow.manifests.service_accounts import account_of
 from farflow.objects import CONFIG_HASH_ANNOTATION, Manifest
 from farflow.plan.model import EnvVar, Plan, Probe, Size
@@ -71,7 +77,15 @@ def container(
         "env": [env_entry(e) for e in (*plan.secret_env, *env)],
         "resources": resources(size),
         "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [RUNTIME_MOUNT],
     }
+
+
+def preflight(plan: Plan, size: Size, env: tuple[EnvVar, ...]) -> Manifest:
+    """The init container that fails, naming them, when the image lacks modules the
+    configuration imports; Kubernetes keeps its last log lines as the termination message."""
+    checked = container(plan, "preflight", PREFLIGHT, size, (*env, *preflight_env(plan)))
+    return {**checked, "terminationMessagePolicy": "FallbackToLogsOnError"}
 
 
 def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
@@ -85,5 +99,6 @@ def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:
             "serviceAccountName": account_of(plan, component),
             "securityContext": POD_SECURITY,
             **spec,
+            "volumes": [runtime_volume(plan), *spec.get("volumes", [])],
         },
     }

@@ -17,6 +17,7 @@ from farflow.plan.config import (
     pod_template_file,
     secret_env,
 )
+from farflow.plan.imports import required_modules
 from farflow.plan.model import AwsFacts, Component, EnvVar, Plan, ServicePlan
 
 __all__ = ["AwsFacts", "Component", "EnvVar", "Plan", "SecretRef", "plan"]
@@ -34,13 +35,14 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
     spec, names = cluster.spec, cluster.names
     image = spec.airflow.image
     admin_ref = spec.admin.password_secret_ref
+    config = airflow_config(cluster, facts)
     return Plan(
         names=names,
         airflow_version=spec.airflow.version,
         image=image.reference,
         pull_policy=image.pull_policy,
         components=tuple(_with_user_env(c, spec) for c in components(spec)),
-        config=airflow_config(cluster, facts),
+        config=config,
         secret_env=secret_env(cluster.database_secret, names),
         migration_command=_migration_command(spec),
         admin_password=SecretRef(admin_ref.name, admin_ref.key)
@@ -57,6 +59,7 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         tasks_allowed=tasks_allowed,
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),
+        required_modules=required_modules(config),
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from farflow.api.resolve import ResolvedComponent, ResolvedSpec, ResolvedTriggerer
 from farflow.api.spec import Resources
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT
-from farflow.plan.model import Component, ComponentName, Probe, Size
+from farflow.plan.model import Component, ComponentName, EnvVar, Probe, Probes, Size
 
 # A rollout goes stage by stage after the migration: the API server first (workers and the
 # UI talk to it), then the processes that schedule, then the workers that run tasks.
@@ -29,15 +31,56 @@ def _replicas(spec: ResolvedSpec, wanted: int) -> int:
     return 0 if spec.suspend else wanted
 
 
-def _job_check(job_type: str) -> Probe:
-    """Airflow's own liveness check of a job's heartbeat; slow to start, so probed rarely."""
-    return Probe(
-        command=("airflow", "jobs", "check", "--job-type", job_type, "--local"),
-        period_seconds=60,
-        timeout_seconds=50,
-        failure_threshold=3,
-        initial_delay_seconds=30,
+@dataclass(frozen=True)
+class Schedule:
+    """When a probe runs: every ``period`` seconds, failed after ``failures`` in a row."""
+
+    period: int
+    failures: int
+    timeout: int
+
+
+# What the probes may cost a slow start and a database outage: a start gets five minutes
+# (startup probes), and liveness that reads the database (the scheduler's /health, the job
+# probes) tolerates failing for 150 s, longer than an RDS Multi-AZ failover (60-120 s).
+STARTUP = Schedule(period=10, failures=30, timeout=10)
+READINESS = Schedule(period=15, failures=4, timeout=10)
+DATABASE_LIVENESS = Schedule(period=30, failures=6, timeout=20)
+API_LIVENESS = Schedule(period=15, failures=6, timeout=10)
+WORKER_LIVENESS = Schedule(period=30, failures=4, timeout=10)
+# The worker's heartbeat file is touched every 10 s (farflow_celery): older than a minute,
+# Celery's main process has stopped turning its loop.
+HEARTBEAT_MAX_AGE = 60
+
+
+def _on(action: Probe, schedule: Schedule) -> Probe:
+    return replace(
+        action,
+        period_seconds=schedule.period,
+        failure_threshold=schedule.failures,
+        timeout_seconds=schedule.timeout,
     )
+
+
+def _probes(action: Probe, liveness: Schedule, readiness: Probe | None = None) -> Probes:
+    """A component's startup, readiness and liveness probes: ``action`` (``readiness`` for
+    its readiness probe, when given) on each one's schedule."""
+    return Probes(
+        startup=_on(action, STARTUP),
+        readiness=_on(readiness or action, READINESS),
+        liveness=_on(action, liveness),
+    )
+
+
+def _job_check(job_type: str) -> Probe:
+    """The heartbeat of this host's Airflow job, read without loading Airflow."""
+    return Probe(command=("python", "-m", "farflow_probe", "job", job_type))
+
+
+def _worker_check(*port: str) -> Probe:
+    """Celery's main process turns its loop (and, with a port, the log server answers)."""
+    heartbeat = ("heartbeat", str(HEARTBEAT_MAX_AGE), *port)
+    return Probe(command=("python", "-m", "farflow_probe", *heartbeat))
 
 
 def _api_server(spec: ResolvedSpec) -> Component:
@@ -49,12 +92,12 @@ def _api_server(spec: ResolvedSpec) -> Component:
         size=_size(spec.api_server.resources),
         rollout_stage=API_STAGE,
         port=API_PORT,
-        readiness=health,
-        liveness=Probe(http_path=health.http_path, port=API_PORT, failure_threshold=6),
+        probes=_probes(health, API_LIVENESS),
     )
 
 
 def _scheduler(spec: ResolvedSpec) -> Component:
+    # Served by a process of its own, from the scheduler job's heartbeat in the database.
     health = Probe(http_path="/health", port=SCHEDULER_HEALTH_PORT)
     return Component(
         name="scheduler",
@@ -62,8 +105,7 @@ def _scheduler(spec: ResolvedSpec) -> Component:
         replicas=_replicas(spec, spec.scheduler.replicas),
         size=_size(spec.scheduler.resources),
         rollout_stage=SCHEDULING_STAGE,
-        readiness=health,
-        liveness=Probe(http_path="/health", port=SCHEDULER_HEALTH_PORT, failure_threshold=6),
+        probes=_probes(health, DATABASE_LIVENESS),
     )
 
 
@@ -82,22 +124,18 @@ def _job_component(
     spec: ResolvedSpec,
 ) -> Component:
     """A component whose health is its Airflow job's heartbeat."""
-    check = _job_check(job_type)
     return Component(
         name=name,
         command=("airflow", name),
         replicas=_replicas(spec, component.replicas),
         size=_size(component.resources),
         rollout_stage=SCHEDULING_STAGE,
-        readiness=check,
-        liveness=check,
+        probes=_probes(_job_check(job_type), DATABASE_LIVENESS),
     )
 
 
 def _worker(spec: ResolvedSpec) -> Component:
     workers = spec.workers
-    # The worker's log server answers only while the worker process tree is alive.
-    log_server = Probe(port=WORKER_LOG_PORT)
     return Component(
         name="worker",
         command=(
@@ -113,7 +151,16 @@ def _worker(spec: ResolvedSpec) -> Component:
         size=_size(workers.resources),
         rollout_stage=WORKER_STAGE,
         port=WORKER_LOG_PORT,
-        readiness=log_server,
-        liveness=Probe(port=WORKER_LOG_PORT, failure_threshold=6),
+        # The image's dumb-init (PID 1) passes SIGTERM to Celery's main process alone, which
+        # shuts down warm: no new tasks, the running ones finish within the grace period. In
+        # its default (setsid) mode the whole process group got it: the log server and idle
+        # pool processes died, and each task's supervisor passed it on to the task, whose
+        # operator's on_kill() stopped the work (a subprocess, a pod, an ECS task).
+        env=(EnvVar("DUMB_INIT_SETSID", "0"),),
+        # Ready also needs the log server, a process of its own, which serves task logs.
+        probes=_probes(
+            _worker_check(), WORKER_LIVENESS, readiness=_worker_check(str(WORKER_LOG_PORT))
+        ),
         termination_grace_seconds=workers.termination_grace_period_seconds,
+        preflight=True,
     )

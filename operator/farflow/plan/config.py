@@ -15,6 +15,7 @@ from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.api.spec import DagsSpec, Executor
 from farflow.objects import PROFILE_LABEL, fargate_labels
 from farflow.plan.model import AwsFacts, EcsFacts, EnvVar
+from farflow.runtime import RUNTIME_DIR
 
 API_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
@@ -55,6 +56,7 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
     spec, names = cluster.spec, cluster.names
     options = {
         **_core(spec, names),
+        **_timeouts(spec),
         **_celery(spec, facts),
         **_logging(facts),
         **_dag_bundles(spec.dags, cluster.aws_names.dag_bucket),
@@ -65,7 +67,13 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
         options.update({(section, key): value for key, value in entries.items()})
     config = {env_name(section, key): value for (section, key), value in options.items()}
     kubernetes = _kubernetes_environment(spec, pod_labels(names, facts))
-    return {**config, **_aws_environment(facts), **kubernetes}
+    return {
+        **config,
+        **_aws_environment(facts),
+        **kubernetes,
+        # farflow.runtime's modules, from the ConfigMap mounted there: probes, heartbeat.
+        "PYTHONPATH": RUNTIME_DIR,
+    }
 
 
 def pod_template_file(spec: ResolvedSpec) -> str | None:
@@ -130,6 +138,16 @@ def _core(spec: ResolvedSpec, names: KubeNames) -> Options:
     }
 
 
+def _timeouts(spec: ResolvedSpec) -> Options:
+    """How long a task may wait queued (also its workload token's lifetime) and stay silent
+    while running; the visibility timeout is in _celery (farflow.api.timeouts)."""
+    timeouts = spec.timeouts
+    return {
+        ("scheduler", "task_queued_timeout"): str(timeouts.queued),
+        ("scheduler", "task_instance_heartbeat_timeout"): str(timeouts.heartbeat),
+    }
+
+
 def _celery(spec: ResolvedSpec, facts: AwsFacts) -> Options:
     queues = spec.workers.queues
     predefined = {queue: {"url": facts.queue_urls[queue]} for queue in queues}
@@ -143,11 +161,12 @@ def _celery(spec: ResolvedSpec, facts: AwsFacts) -> Options:
         # only a worker's child process dies (killed, out of memory), Celery would still
         # acknowledge it; task_reject_on_worker_lost puts it back in the queue instead.
         ("celery", "task_acks_late"): "True",
-        ("celery", "extra_celery_config"): json.dumps({"task_reject_on_worker_lost": True}),
-        ("celery_broker_transport_options", "region"): facts.region,
-        ("celery_broker_transport_options", "visibility_timeout"): str(
-            spec.broker.sqs.visibility_timeout_seconds
+        # Workers also import farflow_celery: the heartbeat their probes read.
+        ("celery", "extra_celery_config"): json.dumps(
+            {"task_reject_on_worker_lost": True, "imports": ["farflow_celery"]}
         ),
+        ("celery_broker_transport_options", "region"): facts.region,
+        ("celery_broker_transport_options", "visibility_timeout"): str(spec.timeouts.visibility),
         # Predefined queues: workers need no ListQueues/CreateQueue rights.
         ("celery_broker_transport_options", "predefined_queues"): json.dumps(predefined),
         ("operators", "default_queue"): queues[0],

@@ -6,7 +6,7 @@ change to the plan lands in both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from farflow.api.names import KubeNames, SecretRef
@@ -25,7 +25,8 @@ class EnvVar:
 
 @dataclass(frozen=True)
 class Probe:
-    """A health check: an HTTP GET, a TCP connect or a command."""
+    """A health check: an HTTP GET, a TCP connect or a command; it fails the container
+    after ``failure_threshold`` failures in a row, one each ``period_seconds``."""
 
     http_path: str | None = None
     port: int | None = None
@@ -33,7 +34,24 @@ class Probe:
     period_seconds: int = 15
     timeout_seconds: int = 5
     failure_threshold: int = 4
-    initial_delay_seconds: int = 10
+    initial_delay_seconds: int = 0  # a startup probe guards the slow start instead
+
+
+@dataclass(frozen=True)
+class Probes:
+    """A container's probes: until ``startup`` passes, the other two wait."""
+
+    startup: Probe
+    readiness: Probe
+    liveness: Probe
+
+    def by_kind(self) -> dict[str, Probe]:
+        """Each probe under its container field's name: startupProbe, readinessProbe, ..."""
+        return {
+            "startupProbe": self.startup,
+            "readinessProbe": self.readiness,
+            "livenessProbe": self.liveness,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,9 @@ class Component:
     rollout_stage: int  # rolled in ascending order after a migration: api-server first
     env: tuple[EnvVar, ...] = ()
     port: int | None = None
-    readiness: Probe | None = None
-    liveness: Probe | None = None
+    probes: Probes | None = None
     termination_grace_seconds: int = 60
+    preflight: bool = False  # an init container first checks the image's modules
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,8 @@ class Plan:
     suspended: bool = False
     # Where the scheduler reads the Kubernetes executor's task pod template; None without it.
     pod_template_file: str | None = None
+    # Module -> what needs it: every module the config makes Airflow import (preflight).
+    required_modules: dict[str, str] = field(default_factory=dict)
 
     def component(self, name: ComponentName) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
