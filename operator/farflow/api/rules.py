@@ -60,18 +60,25 @@ class Immutable:
 
     ``path`` is the field's wire path below the model that carries the rule; an absent field
     (or parent) counts as ``default``. With ``presence`` only whether the field is set may not
-    change; with ``grows`` a list may gain items but lose none."""
+    change; with ``grows`` a list may gain items but lose none; with ``ascends`` a version
+    (three numbers, such as 3.3.2) may go up but not down."""
 
     path: tuple[str, ...]
     message: str
     default: str | tuple[str, ...] = ""
     presence: bool = False
     grows: bool = False
+    ascends: bool = False
 
     def to_crd(self) -> dict[str, str]:
         """The `x-kubernetes-validations` entry: a transition rule, since it reads oldSelf."""
         new, old = self._cel_value("self"), self._cel_value("oldSelf")
-        rule = f"{old}.all(item, item in {new})" if self.grows else f"{new} == {old}"
+        if self.grows:
+            rule = f"{old}.all(item, item in {new})"
+        elif self.ascends:
+            rule = f"{_cel_version(new)} >= {_cel_version(old)}"
+        else:
+            rule = f"{new} == {old}"
         return {"rule": rule, "message": self.message, "fieldPath": "." + ".".join(self.path)}
 
     def changed(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -79,6 +86,8 @@ class Immutable:
         before, after = self._value(old), self._value(new)
         if self.grows:
             return not set(before) <= set(after)
+        if self.ascends:
+            return _version(after) < _version(before)
         return bool(before != after)
 
     def _cel_value(self, root: str) -> str:
@@ -96,6 +105,16 @@ class Immutable:
                 return False if self.presence else self.default
             node = node[name]
         return True if self.presence else (tuple(node) if self.grows else node)
+
+
+def _version(value: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in value.split("."))
+
+
+def _cel_version(value: str) -> str:
+    """A version of three numbers as one comparable integer (CEL has no list ordering)."""
+    parts = [f"int({value}.split('.')[{index}])" for index in range(3)]
+    return f"({parts[0]} * 1000000000000 + {parts[1]} * 1000000 + {parts[2]})"
 
 
 def _cel_literal(value: str | tuple[str, ...]) -> str:

@@ -771,6 +771,15 @@ def _identity(path: str, why: str, **kwargs: Any) -> Immutable:
 # resources while the old ones keep running, never cleaned up.
 IDENTITY = (
     _identity("aws.region", "every AWS resource of the cluster lives in its region"),
+    Immutable(
+        ("airflow", "version"),
+        "spec.airflow.version cannot go back to an older Airflow: the metadata database was "
+        "migrated to the newer version's schema, which the older one cannot read; to run an "
+        "older Airflow, create a new AirflowCluster with a database restored from a snapshot "
+        "taken before the upgrade",
+        default=DEFAULT_AIRFLOW_VERSION,
+        ascends=True,
+    ),
     _identity(
         "aws.kmsKeyArn",
         "the RDS instance, secrets and log group keep the key they were created with",
