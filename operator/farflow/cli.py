@@ -108,12 +108,20 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         help="how often a settled cluster's AWS resources are checked again; spec changes "
         "and anything still converging are checked at once (default: %(default)s)",
     )
+    run.add_argument(
+        "--autoscale-seconds",
+        type=float,
+        default=handlers.AUTOSCALE_SECONDS,
+        help="how often the autoscaler reads each cluster's queue depth (default: %(default)s)",
+    )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
     run.set_defaults(command=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    handlers.register(args.resync_seconds, args.namespace, args.aws_recheck_seconds)
+    handlers.register(
+        args.resync_seconds, args.namespace, args.aws_recheck_seconds, args.autoscale_seconds
+    )
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
     kopf.configure(log_format=log_format, verbose=False)
     kopf.run(

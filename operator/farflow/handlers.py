@@ -20,11 +20,13 @@ from farflow.kube.cache import OWNED, CachedKube, index_id, indexed, plain
 from farflow.kube.client import KUBERNETES_ERRORS, Kube, StaleError, describe
 from farflow.objects import FIELD_MANAGER, FINALIZER, MANAGED_BY_LABEL
 from farflow.reconcile import AwsRecheck, InvalidSpecError, clean_up, reconcile
+from farflow.scaler import Autoscaler
 from farflow.upgrade import ensure_crd
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 BUSY_RETRY = 2.0  # seconds before a handler tries again while another reconciles its object
 KUBE_RETRY = 10.0
+AUTOSCALE_SECONDS = 5.0  # between the autoscaler's looks at a cluster's queues, by default
 JITTER = 0.2  # each resync waits the period, give or take a fifth, so clusters spread out
 
 
@@ -36,6 +38,7 @@ class Handlers:
     resync_seconds: float
     namespaces: list[str] | None
     recheck: AwsRecheck
+    autoscale_seconds: float = AUTOSCALE_SECONDS
     kube: Kube = field(default_factory=Kube)
     _running: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +63,16 @@ class Handlers:
                 logging.getLogger(__name__).info("resync: %s", error)
             except kopf.PermanentError as error:  # an invalid spec: status says so
                 logging.getLogger(__name__).warning("resync: %s", error)
+
+    def autoscale(self, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: Any) -> None:
+        """Scales the cluster's workers on queue depth, every period, beside the reconcile
+        (it owns only the workers' replicas)."""
+        scaler = Autoscaler()
+        while not stopped.wait(self.autoscale_seconds):
+            try:
+                scaler.step(plain(body), self._cached(kwargs))
+            except KUBERNETES_ERRORS as error:  # the next look tries again
+                logging.getLogger(__name__).warning("autoscale: %s", describe(error))
 
     def on_delete(self, body: kopf.Body, **kwargs: Any) -> None:
         with self._one_at_a_time(body), _kubernetes_faults():
@@ -118,11 +131,17 @@ def _kubernetes_faults() -> Iterator[None]:
 
 
 def register(
-    resync_seconds: float, namespaces: list[str] | None, aws_recheck_seconds: float
+    resync_seconds: float,
+    namespaces: list[str] | None,
+    aws_recheck_seconds: float,
+    autoscale_seconds: float,
 ) -> None:
     """Registers the handlers with kopf: the resync loop runs every ``resync_seconds`` (give
-    or take), AWS is checked at most every ``aws_recheck_seconds`` while nothing changes."""
-    handlers = Handlers(resync_seconds, namespaces or None, AwsRecheck(aws_recheck_seconds))
+    or take), AWS is checked at most every ``aws_recheck_seconds`` while nothing changes,
+    the autoscaler looks at the queues every ``autoscale_seconds``."""
+    handlers = Handlers(
+        resync_seconds, namespaces or None, AwsRecheck(aws_recheck_seconds), autoscale_seconds
+    )
     kopf.on.startup()(configure)
 
     @kopf.on.probe(id="peering")
@@ -140,6 +159,7 @@ def register(
     kopf.on.create(*RESOURCE)(handlers.on_change)
     kopf.on.update(*RESOURCE, field="spec")(handlers.on_change)
     kopf.daemon(*RESOURCE, cancellation_timeout=60)(handlers.resync)
+    kopf.daemon(*RESOURCE, id="autoscale", cancellation_timeout=30)(handlers.autoscale)
     # Every cluster has something to clean up (see farflow.cleanup): kopf adds its finalizer,
     # FINALIZER (see configure), before any handler runs.
     kopf.on.delete(*RESOURCE)(handlers.on_delete)

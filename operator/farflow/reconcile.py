@@ -30,7 +30,7 @@ from farflow.manifests.secrets import decoded, encoded
 from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner, owner_value
 from farflow.plan import AwsFacts, Plan, plan
 from farflow.plan.config import SHARED_KEYS
-from farflow.rollout import PROGRESS_RETRY, Observed, decide
+from farflow.rollout import PROGRESS_RETRY, Observed, decide, scaled
 from farflow.tenancy import admit
 
 AWS_RETRY, SETUP_RETRY = 60.0, 30.0
@@ -303,8 +303,8 @@ def _roll_out(
     sync(kube, [m for m in wanted if m["kind"] != "Deployment"])
     if prune_extra:
         prune(kube, prune_selectors(planned.names, planned.task_namespace), wanted)
-    deployments = _deployments(planned, wanted)
     observed = _observe(planned, kube, report.previous.migration)
+    deployments = scaled(planned, _deployments(planned, wanted), observed)
     decision = decide(planned, deployments, observed)
     write(kube, [deployments[name] for name in decision.apply])
     report.migration = MigrationStatus(job=observed.job_name, attempts=observed.attempts)

@@ -9,14 +9,16 @@ Observing and applying happen around `decide`, in `farflow.reconcile`.
 
 from __future__ import annotations
 
+import copy
 import datetime
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from farflow.api.status import Condition, ConditionType, WorkersStatus
 from farflow.kube.apply import contains
 from farflow.kube.observe import DeploymentState, JobState, deployment_state
-from farflow.objects import Manifest
+from farflow.objects import AUTOSCALER_ANNOTATION, Manifest
 from farflow.plan.model import Component, Plan
 
 PROGRESS_RETRY = 5.0  # seconds between looks while a migration or a stage is under way
@@ -53,6 +55,19 @@ class Decision:
     rerun_migration: bool = False  # delete the failed migration Job: it runs again
 
 
+def scaled(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> dict[str, Manifest]:
+    """``wanted`` with the live replicas of the components another owner scales (the
+    autoscaler, a user's HPA), so that applying a new template never resizes them."""
+    adjusted = dict(wanted)
+    for component in plan.components:
+        live = observed.deployments.get(component.name)
+        if component.scaled_elsewhere and live is not None:
+            manifest = copy.deepcopy(wanted[component.name])
+            manifest["spec"]["replicas"] = live["spec"].get("replicas", 1)
+            adjusted[component.name] = manifest
+    return adjusted
+
+
 def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> Decision:
     """The next step of the rollout of ``plan``, whose Deployments are ``wanted`` (by
     component name), given what was ``observed``."""
@@ -69,7 +84,7 @@ def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> De
     return Decision(
         apply=apply,
         conditions=(migration, *_availability(plan, states)),
-        workers=_workers(states),
+        workers=_workers(states, observed.deployments.get("worker")),
         airflow_version=_running_version(states),
         failed=failed,
         delay=delay,
@@ -165,8 +180,18 @@ def _running_version(states: Mapping[str, DeploymentState]) -> str | None:
     return versions.pop() if rolled_out and len(versions) == 1 else None
 
 
-def _workers(states: Mapping[str, DeploymentState]) -> WorkersStatus | None:
+def _workers(states: Mapping[str, DeploymentState], live: Manifest | None) -> WorkersStatus | None:
+    """The workers' counts, with the autoscaler's last look from their Deployment."""
     worker = states.get("worker")
     if worker is None:
         return None
-    return WorkersStatus(desired=worker.desired, ready=worker.ready)
+    annotations = (live or {}).get("metadata", {}).get("annotations") or {}
+    look = json.loads(annotations.get(AUTOSCALER_ANNOTATION, "{}"))
+    return WorkersStatus(
+        desired=worker.desired,
+        ready=worker.ready,
+        ready_of_desired=f"{worker.ready}/{worker.desired}",
+        waiting=look.get("waiting"),
+        running=look.get("running"),
+        reason=look.get("reason"),
+    )

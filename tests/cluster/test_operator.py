@@ -39,7 +39,14 @@ def test_minimal_cluster_becomes_ready(
     cluster = get_json(local_cluster, "-n", namespace, "af/minimal")
     assert cluster["status"]["phase"] == "Running"
     assert cluster["status"]["airflowVersion"] == "3.3.2"
-    assert cluster["status"]["workers"] == {"desired": 1, "ready": 1}
+    workers = cluster["status"]["workers"]
+    assert (workers["desired"], workers["ready"], workers["readyOfDesired"]) == (1, 1, "1/1")
+
+    def looked() -> bool:  # the autoscaler's first look reaches status at the next pass
+        shown = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["workers"]
+        return bool(shown["waiting"] == 0 and shown["running"] == 0)
+
+    wait_for(looked, 30, "the autoscaler's look in status.workers")
     assert cluster["status"]["apiServerUrl"] == (
         f"http://minimal-api-server.{namespace}.svc.cluster.local:8080"
     )
@@ -48,6 +55,7 @@ def test_minimal_cluster_becomes_ready(
     assert table.split()[:6] == ["NAME", "PHASE", "AIRFLOW", "WORKERS", "URL", "AGE"]
     assert "Running" in table
     assert "3.3.2" in table
+    assert "1/1" in table
     events = get_json(
         local_cluster, "-n", namespace, "events", "--field-selector", "involvedObject.name=minimal"
     )

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from farflow.kube.observe import JobState
-from farflow.objects import Manifest
+from farflow.objects import AUTOSCALER_ANNOTATION, Manifest
 from farflow.plan import Plan
-from farflow.rollout import PROGRESS_RETRY, Decision, Observed, decide
+from farflow.rollout import PROGRESS_RETRY, Decision, Observed, decide, scaled
 from tests.unit.planning import built, planned
 
 pytestmark = pytest.mark.unit
@@ -206,3 +206,29 @@ def test_the_airflow_version_is_what_every_component_rolled_out() -> None:
     assert decide(made, deployments, observed(dict(found))).airflow_version == "3.3.2"
     found["worker"] = live(deployments["worker"], current=False)  # still rolling
     assert decide(made, deployments, observed(found)).airflow_version is None
+
+
+def test_a_new_template_keeps_the_replicas_the_autoscaler_set() -> None:
+    made, deployments = wanted()
+    worker = live(deployments["worker"], ready=1)
+    worker["spec"]["replicas"] = 3
+    worker["metadata"]["annotations"] = {
+        AUTOSCALER_ANNOTATION: '{"reason": "6 waiting", "running": 0, "waiting": 6}'
+    }
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    found["worker"] = worker
+    adjusted = scaled(made, deployments, observed(found))
+    assert adjusted["worker"]["spec"]["replicas"] == 3
+    assert adjusted["api-server"] == deployments["api-server"]  # FarFlow's to size
+    workers = decide(made, adjusted, observed(found)).workers
+    assert workers is not None
+    assert (workers.desired, workers.ready_of_desired, workers.waiting) == (3, "1/3", 6)
+
+
+def test_a_suspended_cluster_sets_the_workers_to_zero_itself() -> None:
+    made, deployments = wanted({"spec": {"suspend": True}})
+    worker = live(deployments["worker"])
+    worker["spec"]["replicas"] = 3
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    found["worker"] = worker
+    assert scaled(made, deployments, observed(found))["worker"]["spec"]["replicas"] == 0

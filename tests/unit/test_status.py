@@ -108,7 +108,9 @@ def every_kind_of_status() -> list[Report]:
     fresh = new_report({}, 1)
     running = all_true(new_report({}, 2))
     running.api_server_url, running.airflow_version = "http://x:8080", "3.3.2"
-    running.workers = WorkersStatus(desired=2, ready=1, queued_tasks=4)
+    running.workers = WorkersStatus(
+        desired=2, ready=1, ready_of_desired="1/2", waiting=4, running=5, reason="9 tasks"
+    )
     running.aws = AwsStatus(
         region="eu-west-1",
         queue_urls={"default": "https://sqs.eu-west-1.amazonaws.com/1/q"},

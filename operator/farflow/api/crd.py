@@ -38,9 +38,9 @@ PRINTER_COLUMNS = [
     {"name": "Airflow", "type": "string", "jsonPath": ".status.airflowVersion"},
     {
         "name": "Workers",
-        "type": "integer",
-        "jsonPath": ".status.workers.ready",
-        "description": "Celery workers ready",
+        "type": "string",
+        "jsonPath": ".status.workers.readyOfDesired",
+        "description": "Celery workers ready / desired",
     },
     {"name": "URL", "type": "string", "jsonPath": ".status.apiServerUrl"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

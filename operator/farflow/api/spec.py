@@ -597,14 +597,25 @@ class TriggererSpec(ComponentSpec):
 
 
 class AutoscalingSpec(SpecModel):
-    """Worker autoscaling on queued and running Celery tasks."""
+    """Worker autoscaling on the Celery tasks waiting and in flight in the SQS queues."""
 
-    enabled: bool = Field(True, description="Scale workers between min and max replicas.")
+    enabled: bool = Field(
+        True,
+        description="Scale the workers between minReplicas and maxReplicas on queue depth. "
+        "false: FarFlow sets the replicas only at creation (minReplicas) and leaves them to "
+        "you (an HPA, KEDA, kubectl scale).",
+    )
     tasks_per_worker: int | None = Field(
-        None, ge=1, le=256, description="Target tasks per worker. Defaults to the concurrency."
+        None,
+        ge=1,
+        le=256,
+        description="Tasks (waiting plus running) per worker. Defaults to the concurrency.",
     )
     scale_down_delay_seconds: int = Field(
-        300, ge=0, le=86400, description="How long load must stay low before a scale-down."
+        300,
+        ge=0,
+        le=86400,
+        description="How long fewer workers must have been enough before a scale-down.",
     )
 
 
@@ -617,6 +628,19 @@ class WorkersSpec(SpecModel):
             message="minReplicas must be less than or equal to maxReplicas",
             holds=lambda workers: workers.min_replicas <= workers.max_replicas,
             field_path=".minReplicas",
+        ),
+        Rule(
+            cel="!has(self.concurrency) || !has(self.autoscaling) || "
+            "!has(self.autoscaling.tasksPerWorker) || "
+            "self.autoscaling.tasksPerWorker <= self.concurrency",
+            message="autoscaling.tasksPerWorker must not exceed concurrency: a worker runs at "
+            "most concurrency tasks, the rest would wait in the queue",
+            holds=lambda workers: (
+                workers.concurrency is None
+                or workers.autoscaling.tasks_per_worker is None
+                or workers.autoscaling.tasks_per_worker <= workers.concurrency
+            ),
+            field_path=".autoscaling.tasksPerWorker",
         ),
     )
 

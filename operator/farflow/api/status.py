@@ -75,11 +75,16 @@ class Condition(StatusModel):
 class WorkersStatus(StatusModel):
     """The Celery workers as observed."""
 
-    desired: int = Field(0, description="Workers the autoscaler wants.")
+    desired: int = Field(0, description="Workers the Deployment asks for.")
     ready: int = Field(0, description="Workers ready to take tasks.")
-    queued_tasks: int | None = Field(
-        None, description="Tasks waiting in the SQS queues, once the autoscaler measures them."
+    ready_of_desired: str = Field("0/0", description="ready/desired, for the Workers column.")
+    waiting: int | None = Field(
+        None, description="Tasks waiting in the SQS queues, at the autoscaler's last look."
     )
+    running: int | None = Field(
+        None, description="Tasks in flight (running, or reserved by a worker), at that look."
+    )
+    reason: str | None = Field(None, description="Why the autoscaler chose `desired`.")
 
 
 class MigrationStatus(StatusModel):

@@ -19,6 +19,14 @@ RETRIES = Config(
     read_timeout=30,
     user_agent_appid="farflow",
 )
+# The autoscaler looks every few seconds: it gives up sooner and tries again at its next look.
+QUICK = RETRIES.merge(
+    Config(
+        retries={"mode": "standard", "max_attempts": 2},
+        read_timeout=5,
+        user_agent_appid="farflow-autoscaler",
+    )
+)
 TAG_KEY = "farflow.io/cluster"
 # API operations whose IAM action has another name, so that errors name what to grant (and
 # docs/iam-policy.json is checked against the actions, not the operations).
@@ -79,15 +87,16 @@ _clients_lock = threading.Lock()
 _CLIENT_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE")
 
 
-def client(service: str, region: str) -> Any:
+def client(service: str, region: str, config: Config = RETRIES) -> Any:
     """A shared client of ``service`` in ``region``. Clients are thread-safe but boto3's
     sessions are not, so clients are made once each, under a lock, from a session of their
     own; the key follows the environment, which tests point at moto."""
-    key = (service, region, *(os.environ.get(name, "") for name in _CLIENT_ENVIRONMENT))
+    environment = (os.environ.get(name, "") for name in _CLIENT_ENVIRONMENT)
+    key = (service, region, config.user_agent_appid or "", *environment)
     with _clients_lock:
         if key not in _clients:
             _clients[key] = boto3.session.Session().client(
-                service, region_name=region, config=RETRIES
+                service, region_name=region, config=config
             )
         return _clients[key]
 

@@ -12,13 +12,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from farflow.api.names import QueueNames
 from farflow.api.resolve import ResolvedSqs
-from farflow.aws.session import TAG_KEY, AwsError, client, error_code, failed, held, tagged_owner
+from farflow.aws.session import (
+    QUICK,
+    TAG_KEY,
+    AwsError,
+    client,
+    error_code,
+    failed,
+    held,
+    tagged_owner,
+)
 
 _failed = partial(failed, "sqs")
 
 _NOT_FOUND = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 # Dead letters wait for a human: keep them as long as SQS allows (14 days).
 _DLQ_ATTRIBUTES = {"MessageRetentionPeriod": str(14 * 86400)}
+_DEMAND = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
 
 
 def ensure_queues(
@@ -57,6 +67,21 @@ def delete_queues(region: str, queues: Iterable[QueueNames], owner: str) -> bool
             except (ClientError, BotoCoreError) as error:
                 raise _failed(error, target) from error
     return True
+
+
+def demand(region: str, urls: Iterable[str]) -> tuple[int, int]:
+    """The Celery tasks the queues at ``urls`` hold: (waiting, in flight), one call a queue.
+    With task_acks_late a message stays in flight until its task has finished."""
+    sqs = client("sqs", region, QUICK)
+    waiting = in_flight = 0
+    for url in urls:
+        try:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=_DEMAND)
+        except (ClientError, BotoCoreError) as error:
+            raise _failed(error, url.rsplit("/", 1)[-1]) from error
+        waiting += int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        in_flight += int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+    return waiting, in_flight
 
 
 def _url(sqs: Any, sqs_name: str) -> str:

@@ -163,4 +163,5 @@ def _worker(spec: ResolvedSpec) -> Component:
         ),
         termination_grace_seconds=workers.termination_grace_period_seconds,
         preflight=True,
+        scaled_elsewhere=not spec.suspend,
     )

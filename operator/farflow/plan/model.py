@@ -68,7 +68,7 @@ class Component:
 
     name: ComponentName
     command: tuple[str, ...]
-    replicas: int
+    replicas: int  # at creation; the live count stays where another owner scales it
     size: Size
     rollout_stage: int  # rolled in ascending order after a migration: api-server first
     env: tuple[EnvVar, ...] = ()
@@ -76,6 +76,7 @@ class Component:
     probes: Probes | None = None
     termination_grace_seconds: int = 60
     preflight: bool = False  # an init container first checks the image's modules
+    scaled_elsewhere: bool = False  # the autoscaler (or the user's HPA) owns the replicas
 
 
 @dataclass(frozen=True)
