@@ -93,8 +93,9 @@ def apply_full(local_cluster: Any, namespace: str, manifest: dict[str, Any]) -> 
     local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
     give_a_load_balancer(local_cluster, namespace, "full-api-server", NLB)
     local_cluster.kubectl(
-        "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s", "airflowcluster/full"
-    )
+        "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s", "airflowcluster/full",
+        timeout=190,
+    )  # fmt: skip
 
 
 def delete_full(local_cluster: Any, namespace: str) -> None:
@@ -175,7 +176,7 @@ def assert_the_ecs_executor_runs_a_worker(local_cluster: Any, namespace: str) ->
         == "123456789012.dkr.ecr.us-east-1.amazonaws.com/farflow-airflow:3.3.2-farflow.1"
     )
     environment = {e["name"]: e["value"] for e in container["environment"]}
-    assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://{NLB}:8080/execution/"
+    assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"https://{NLB}/execution/"
     assert environment["AIRFLOW__CORE__EXECUTOR"] == config["AIRFLOW__CORE__EXECUTOR"]
     assert (
         environment["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"]

@@ -103,8 +103,10 @@ def test_drift_is_repaired(local_cluster: Any, namespace: str, operator: Operato
 def test_image_change_migrates_before_rolling(
     local_cluster: Any, namespace: str, operator: Operator
 ) -> None:
-    """An upgrade of Airflow (FarFlow's image of the new version) migrates first."""
-    apply_cluster(local_cluster, namespace, {"spec": {"airflow": {"version": "3.3.1"}}})
+    """An upgrade of Airflow (from a team's own image of 3.3.1 to FarFlow's image of the
+    default version) migrates first."""
+    older = {"version": "3.3.1", "image": {"repository": "registry.example.com/airflow"}}
+    apply_cluster(local_cluster, namespace, {"spec": {"airflow": older}})
     wait_ready(local_cluster, namespace)
     apply_cluster(local_cluster, namespace)  # the upgrade to the default version
     wait_for(

@@ -28,6 +28,7 @@ from tests.helm.test_install import (
     RELEASE,
     assert_nothing_forbidden,
     operator_with_the_charts_rights,
+    remove_unmanaged_task_roles,
 )
 
 pytestmark = pytest.mark.helm
@@ -95,6 +96,7 @@ def test_upgrading_to_a_release_with_a_new_crd_field_stores_that_field(
     )
     chart, source = next_release(tmp_path)
     kubeconfig = local_cluster.kubeconfig
+    remove_unmanaged_task_roles(local_cluster)
     helm.run(
         "install", RELEASE, str(CHART), "--namespace", namespace, "--values", str(values),
         "--wait", "--timeout", "3m", kubeconfig=kubeconfig,

@@ -106,9 +106,7 @@ def release(
         namespace, mode_values(request.param, namespace), request.param == "watch-namespace"
     )
     create_secret(local_cluster, namespace, "airflow-db", connection=DB_URL)
-    # The task-pod ClusterRoles have fixed names, and the cluster tier applies them to the
-    # shared control plane without Helm: Helm would refuse to take them over.
-    local_cluster.kubectl("delete", "clusterrole", *TASK_ROLES, "--ignore-not-found")
+    remove_unmanaged_task_roles(local_cluster)
     values = installed.values_file(tmp_path_factory.mktemp("helm") / "values.yaml")
     helm.run(
         "install", RELEASE, str(CHART), "--namespace", namespace, "--values", str(values),
@@ -124,6 +122,12 @@ def release(
             check=False, kubeconfig=local_cluster.kubeconfig,
         )  # fmt: skip
         next(namespaces, None)
+
+
+def remove_unmanaged_task_roles(local_cluster: Any) -> None:
+    """The task-pod ClusterRoles have fixed names, and the cluster tier applies them to the
+    shared control plane without Helm: Helm would refuse to take them over."""
+    local_cluster.kubectl("delete", "clusterrole", *TASK_ROLES, "--ignore-not-found")
 
 
 def test_operator_deployment_becomes_available(local_cluster: Any, release: Release) -> None:
