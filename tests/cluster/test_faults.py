@@ -162,12 +162,12 @@ def test_a_kubernetes_api_error_reaches_status(
 ) -> None:
     apply_cluster(local_cluster, namespace)
     wait_ready(local_cluster, namespace)
-    local_cluster.kubectl(
-        "-n", namespace, "patch", "configmap", "minimal-airflow-config", "--type=merge",
-        "-p", '{"data": {"AIRFLOW__CELERY__BROKER_URL": "redis://elsewhere:6379/0"}}',
-    )  # fmt: skip
     policy = DENY_CONFIG.format(name=f"deny-{namespace}", namespace=namespace)
     local_cluster.kubectl("apply", "-f", "-", input=policy)
+    # A policy takes a moment to be enforced: only then must the operator write the settings.
+    wait_for(lambda: not config_writable(local_cluster, namespace), 30, "the policy enforced")
+    parallelism = {"spec": {"airflow": {"config": {"core": {"parallelism": "64"}}}}}
+    apply_cluster(local_cluster, namespace, parallelism)
     try:
         wait_for(
             lambda: (
@@ -187,7 +187,16 @@ def test_a_kubernetes_api_error_reaches_status(
         "Reconciled once the policy is gone",
     )
     config = get_json(local_cluster, "-n", namespace, "configmap/minimal-airflow-config")
-    assert config["data"]["AIRFLOW__CELERY__BROKER_URL"] == "sqs://"  # the drift was repaired
+    assert config["data"]["AIRFLOW__CORE__PARALLELISM"] == "64"  # written once allowed
+
+
+def config_writable(local_cluster: Any, namespace: str) -> bool:
+    """Whether the API server would take a change of the cluster's settings now (dry run)."""
+    patched = local_cluster.kubectl(
+        "-n", namespace, "patch", "configmap", "minimal-airflow-config", "--type=merge",
+        "--dry-run=server", "-p", '{"data": {"AIRFLOW__CORE__PARALLELISM": "1"}}', check=False,
+    )  # fmt: skip
+    return bool(patched.returncode == 0)
 
 
 @pytest.fixture
