@@ -57,13 +57,15 @@ class Decision:
 
 def scaled(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> dict[str, Manifest]:
     """``wanted`` with the live replicas of the components another owner scales (the
-    autoscaler, a user's HPA), so that applying a new template never resizes them."""
+    autoscaler, a user's HPA), so that applying a new template never resizes them; at zero
+    (a resumed cluster) they start again at the planned count."""
     adjusted = dict(wanted)
     for component in plan.components:
         live = observed.deployments.get(component.name)
-        if component.scaled_elsewhere and live is not None:
+        count = live["spec"].get("replicas", 1) if live is not None else 0
+        if component.scaled_elsewhere and count:
             manifest = copy.deepcopy(wanted[component.name])
-            manifest["spec"]["replicas"] = live["spec"].get("replicas", 1)
+            manifest["spec"]["replicas"] = count
             adjusted[component.name] = manifest
     return adjusted
 

@@ -232,3 +232,13 @@ def test_a_suspended_cluster_sets_the_workers_to_zero_itself() -> None:
     found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
     found["worker"] = worker
     assert scaled(made, deployments, observed(found))["worker"]["spec"]["replicas"] == 0
+
+
+def test_a_resumed_cluster_starts_its_workers_again() -> None:
+    made, deployments = wanted({"spec": {"workers": {"minReplicas": 2}}})
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    suspended = live(deployments["worker"])
+    suspended["spec"]["replicas"] = 0
+    found["worker"] = suspended
+    decision = decide(made, scaled(made, deployments, observed(found)), observed(found))
+    assert decision.apply == ("worker",)

@@ -602,8 +602,8 @@ class AutoscalingSpec(SpecModel):
     enabled: bool = Field(
         True,
         description="Scale the workers between minReplicas and maxReplicas on queue depth. "
-        "false: FarFlow sets the replicas only at creation (minReplicas) and leaves them to "
-        "you (an HPA, KEDA, kubectl scale).",
+        "false: FarFlow sets the replicas only at creation and on resuming from suspend "
+        "(minReplicas) and leaves them to you (an HPA, KEDA, kubectl scale).",
     )
     tasks_per_worker: int | None = Field(
         None,
