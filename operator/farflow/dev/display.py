@@ -28,8 +28,8 @@ def table(state: dict[str, Any], running: bool = True) -> Table:
             str(row.get("restarts", 0)),
             Text(row.get("last_error", ""), overflow="ellipsis", no_wrap=True),
         )
-    if state.get("message"):
-        grid.caption = state["message"]
+    if running and state.get("aws"):
+        grid.caption = f"AWS (moto) at {state['aws']}, credentials farflow-dev/farflow-dev"
     return grid
 
 

@@ -60,6 +60,7 @@ class Tracker:
     message: str = ""
     url: str = ""
     username: str = ""
+    aws: str = ""  # the embedded AWS's endpoint, for the user's own boto3 or aws CLI
     infrastructure: list[dict[str, Any]] = field(default_factory=list)
     supervisor: Supervisor | None = None
     me: Recorded | None = field(default_factory=lambda: Recorded.of(os.getpid()))
@@ -86,6 +87,7 @@ class Tracker:
             "message": self.message,
             "url": self.url,
             "username": self.username,
+            "aws": self.aws,
             "processes": [*self.infrastructure, *components],
         }
 
@@ -136,6 +138,7 @@ def _start(
     tracker.add("aws", Recorded.of(aws.process.popen.pid) if aws.process.popen else None,
                 devdir.log("aws"))  # fmt: skip
     os.environ.update(aws.env)  # gather() reaches it
+    tracker.aws = aws.endpoint
     tracker.step("creating the cluster's AWS resources (gather)")
     rendered = _render(resolved, database, aws, devdir)
     _fill_s3(options.s3, aws.region)
