@@ -177,3 +177,12 @@ def test_an_image_folder_of_the_site_is_its_local_stand_in(tmp_path: Path) -> No
     untouched = Site(home=tmp_path, image_paths={"/opt/airflow/dag": dags})
     processor = by_name(rendered({"dags": {"image": {}}}), untouched)["dag-processor"]
     assert "/opt/airflow/dags" in processor.env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"]
+
+
+def test_probes_reach_the_ports_the_site_moved(tmp_path: Path) -> None:
+    site = Site(home=tmp_path, ports={8080: 18080, 8793: 18793})
+    local = by_name(rendered({}), site)
+    assert local["api-server"].probes["startupProbe"]["httpGet"]["port"] == 18080
+    readiness = local["worker"].probes["readinessProbe"]["exec"]["command"]
+    assert readiness[-1] == "18793"
+    assert set(local["scheduler"].probes) == {"startupProbe", "readinessProbe", "livenessProbe"}

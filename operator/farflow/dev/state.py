@@ -16,7 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -160,3 +160,14 @@ class Recorded:
 
     def as_json(self) -> list[float]:
         return [self.pid, self.created]
+
+
+def kill_all(recorded: Iterable[Recorded], wait: float = 10.0) -> list[int]:
+    """SIGKILL for each recorded process that still runs, and a wait (at most ``wait``
+    seconds) for them to be gone; returns their PIDs."""
+    found = [p for p in (r.process() for r in recorded) if p is not None]
+    for process in found:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(found, timeout=wait)
+    return [process.pid for process in found]

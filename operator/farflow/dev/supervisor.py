@@ -1,12 +1,13 @@
 """The components as supervised processes, as the kubelet keeps a pod's containers: a
-container whose process ends is started again after a doubling back-off, its log file goes
-on, and when it keeps failing a line says so. When a container's main process ends, every
-process it left (as a pod's end takes its whole process tree) is ended too."""
+container counts as started once its startup probe passes (tried each second here, where
+the kubelet waits periodSeconds), one whose process ends is started again after a doubling
+back-off, its log file goes on, and when it keeps failing a line says so. When a
+container's main process ends, every process it left (as a pod's end takes its whole
+process tree) is ended too. Liveness and readiness probes are not run."""
 
 from __future__ import annotations
 
 import contextlib
-import signal
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,8 @@ from typing import Any
 
 import psutil
 
-from farflow.dev.state import Recorded
-from farflow.local import LocalProcess
+from farflow.dev.state import Recorded, kill_all
+from farflow.local import LocalProcess, probes
 from farflow.local.process import Process, run_to_completion, start_container, tail
 
 FIRST_BACKOFF = 1.0  # seconds before the first restart; doubled after each failed one
@@ -33,7 +34,7 @@ class Supervised:
     local: LocalProcess = field(repr=False)
     log: Path
     process: Process | None = None
-    state: str = "waiting"  # running, restarting, failing, stopped
+    state: str = "waiting"  # starting, running, restarting, failing, stopped
     started: float | None = None  # wall clock, for uptime
     restarts: int = 0
     crashes: int = 0  # in a row, without staying up STEADY seconds
@@ -47,8 +48,14 @@ class Supervised:
 
     def start(self) -> None:
         self.process = start_container(self.local, self.log)
-        self.started, self.state = time.time(), "running"
+        self.started, self.state = time.time(), "starting"
         self.watch()
+
+    def probe_startup(self) -> None:
+        """Running once the startup probe passes (at once without one)."""
+        probe = self.local.probes.get("startupProbe")
+        if probe is None or probes.attempt(probe, self.local.env).ok:
+            self.state = "running"
 
     def watch(self) -> None:
         """Remembers the process tree, so what outlives the main process can be ended."""
@@ -61,11 +68,7 @@ class Supervised:
         self.members = {pid: r for pid, r in self.members.items() if r.process() is not None}
 
     def end_leftovers(self) -> None:
-        for recorded in self.members.values():
-            found = recorded.process()
-            if found is not None:
-                with contextlib.suppress(psutil.Error):
-                    found.send_signal(signal.SIGKILL)
+        kill_all(self.members.values())
         self.members = {}
 
     def as_json(self) -> dict[str, Any]:
@@ -105,7 +108,7 @@ class Supervisor:
         """Notices ended processes and starts again those whose back-off is over."""
         now = time.monotonic()
         for component in self.components.values():
-            if component.state == "running":
+            if component.state in ("starting", "running"):
                 self._check(component, now)
             elif component.state in ("restarting", "failing") and now >= component.restart_at:
                 component.restarts += 1
@@ -117,6 +120,8 @@ class Supervisor:
         code = component.process.popen.poll()
         if code is None:
             component.watch()
+            if component.state == "starting":
+                component.probe_startup()
             if component.started and time.time() - component.started > STEADY:
                 component.crashes = 0
             return
@@ -134,6 +139,10 @@ class Supervisor:
             )
         else:
             self.notify(f"{component.name} exited ({code}); restarting in {backoff:.0f} s")
+
+    def started(self) -> bool:
+        """Every component is running, its startup probe passed."""
+        return all(c.state == "running" for c in self.components.values())
 
     def failing(self) -> list[Supervised]:
         return [c for c in self.components.values() if c.state == "failing"]

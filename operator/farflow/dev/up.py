@@ -26,7 +26,7 @@ from farflow.dev import checks
 from farflow.dev.cluster import Rendered, render
 from farflow.dev.display import table
 from farflow.dev.services import Aws, Database, start_aws, start_database
-from farflow.dev.state import DevDir, DevError, Recorded
+from farflow.dev.state import DevDir, DevError, Recorded, kill_all
 from farflow.dev.supervisor import Supervisor
 from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Site, processes
 from farflow.local.process import answers, free_port, tail
@@ -265,7 +265,7 @@ def _supervise(tracker: Tracker, console: Console, live: bool, password: str) ->
 def _wait_ready(tracker: Tracker, supervisor: Supervisor, refresh: Callable[[], None]) -> None:
     health = f"{tracker.url}/api/v2/monitor/health"
     deadline = time.monotonic() + READY_TIMEOUT
-    while not answers(health):
+    while not (supervisor.started() and answers(health)):
         supervisor.tick()
         tracker.save()
         refresh()
@@ -308,14 +308,7 @@ def _display(console: Console, live: bool, tracker: Tracker) -> Iterator[Callabl
 def end_leftovers(devdir: DevDir) -> list[int]:
     """Ends every process an earlier `up` recorded that still runs (an `up` that was killed
     could not stop them); returns their PIDs."""
-    ended = []
-    for row in devdir.read_state().get("processes", []):
-        if row["name"] == "postgres":
-            continue  # this `up` takes the server that runs on its data directory
-        for pid, created in row.get("members", []):
-            found = Recorded(int(pid), created).process()
-            if found is not None:
-                with contextlib.suppress(Exception):
-                    found.kill()
-                ended.append(int(pid))
-    return ended
+    rows = devdir.read_state().get("processes", [])
+    # The PostgreSQL server of the data directory is taken by the next `up` as it runs.
+    members = [m for row in rows if row["name"] != "postgres" for m in row.get("members", [])]
+    return kill_all(Recorded(int(pid), created) for pid, created in members)

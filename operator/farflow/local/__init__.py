@@ -14,6 +14,7 @@ folders that are local folders here (``farflow dev``'s DAG folder).
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ KUBERNETES_CONNECTION = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
 IMAGE_ENTRYPOINT = ("/usr/bin/dumb-init", "--", "/entrypoint")
 # What stands in here for the files of the image that this machine does not have.
 STAND_INS = {"/entrypoint": str(Path(__file__).with_name("entrypoint"))}
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 # The settings that name a port a pod listens on, by that port.
 PORT_SETTINGS = {
     API_PORT: ("api", "port"),
@@ -70,6 +72,8 @@ class LocalProcess:
     argv: tuple[str, ...]
     env: dict[str, str] = field(repr=False)  # holds the Secrets' values
     init: tuple[LocalProcess, ...] = ()  # the pod's init containers, to run to the end first
+    # The container's probes by kind (startupProbe, ...), with the site's ports.
+    probes: Mapping[str, Manifest] = field(default_factory=dict)
 
 
 class Objects:
@@ -112,7 +116,22 @@ def _process(pod_spec: Manifest, container: Manifest, objects: Objects, site: Si
     env = {name: _relocate(_remount(value, mounts), site) for name, value in env.items()}
     env |= _port_env(env, site)
     env[KUBERNETES_CONNECTION] = _local_kubernetes_connection(env, site)
-    return LocalProcess(container["name"], _command_line(container, env, site), env)
+    probes = {kind: _probe(container[kind], site) for kind in PROBES if kind in container}
+    return LocalProcess(container["name"], _command_line(container, env, site), env, (), probes)
+
+
+def _probe(probe: Manifest, site: Site) -> Manifest:
+    """The probe against the site's ports: its HTTP or TCP port, and a pod port its exec
+    command names (the worker's log server)."""
+    moved = copy.deepcopy(probe)
+    for action in ("httpGet", "tcpSocket"):
+        if action in moved:
+            moved[action]["port"] = site.port(moved[action]["port"])
+    if "exec" in moved:
+        command = moved["exec"]["command"]
+        ports = {str(pod): str(site.port(pod)) for pod in site.ports}
+        moved["exec"]["command"] = [ports.get(arg, arg) for arg in command]
+    return moved
 
 
 def _command_line(container: Manifest, env: Mapping[str, str], site: Site) -> tuple[str, ...]:
