@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.cases import ROOT
+from tests.e2e.browser import log_in, screenshot
 from tests.e2e.dev_cluster import DevCluster
 from tests.fixtures.processes import answers, free_port, wait_until
 
@@ -83,6 +85,18 @@ def test_etl_celery_runs_on_the_worker_through_sqs(dev: DevCluster) -> None:
     s3 = dev.aws("s3")
     summary = f"output/etl_celery/{run_id}/summary.json"
     assert s3.head_object(Bucket="farflow-example-data", Key=summary)
+
+
+def test_the_browser_logs_in_with_the_printed_password_and_sees_the_run(
+    dev: DevCluster, page: Page
+) -> None:
+    dev.ensure_up()
+    runs = dev.api.request("GET", "/api/v2/dags/etl_celery/dagRuns")["dag_runs"]
+    run_id = runs[-1]["dag_run_id"] if runs else run_to_success(dev, "etl_celery")
+    log_in(page, dev.url, "admin", dev.password)
+    page.goto(f"{dev.url}/dags/etl_celery/runs")
+    expect(page.get_by_text(run_id).first).to_be_visible(timeout=60_000)
+    screenshot(page, "dev-ui-runs")
 
 
 def test_a_dag_file_copied_into_the_folder_is_parsed_and_runs(dev: DevCluster) -> None:

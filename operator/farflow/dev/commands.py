@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from farflow.dev import checks
 from farflow.dev.display import table
@@ -59,7 +60,7 @@ def _await(devdir: DevDir, child: subprocess.Popen[bytes], log: Path, console: C
         if phase == "running":
             console.print(
                 f"[bold green]Airflow is up[/] at {state['url']}  user [bold]{state['username']}"
-                f"[/]  password [bold]{admin_password(devdir)}[/]\n(PID {child.pid}; "
+                f"[/]  password [bold]{escape(admin_password(devdir))}[/]\n(PID {child.pid}; "
                 "farflow dev status | logs COMPONENT | down)",
                 soft_wrap=True,
             )

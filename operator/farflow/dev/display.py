@@ -9,7 +9,14 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-STYLES = {"running": "green", "restarting": "yellow", "failing": "bold red", "stopped": "dim"}
+STYLES = {
+    "initializing": "cyan",
+    "starting": "cyan",
+    "running": "green",
+    "restarting": "yellow",
+    "failing": "bold red",
+    "stopped": "dim",
+}
 
 
 def table(state: dict[str, Any], running: bool = True) -> Table:

@@ -23,8 +23,6 @@ from typing import IO, Any
 
 import psutil
 
-DEFAULT_DIR = Path(".farflow/dev")
-
 
 class DevError(Exception):
     """A situation `farflow dev` stops at, with a message that says what to do."""

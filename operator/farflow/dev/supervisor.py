@@ -34,7 +34,7 @@ class Supervised:
     local: LocalProcess = field(repr=False)
     log: Path
     process: Process | None = None
-    state: str = "waiting"  # starting, running, restarting, failing, stopped
+    state: str = "waiting"  # initializing, starting, running, restarting, failing, stopped
     started: float | None = None  # wall clock, for uptime
     restarts: int = 0
     crashes: int = 0  # in a row, without staying up STEADY seconds
@@ -86,8 +86,10 @@ class Supervised:
 
 
 class Supervisor:
-    def __init__(self, logs: Path, notify: Callable[[str], None]) -> None:
-        self.logs, self.notify = logs, notify
+    def __init__(
+        self, logs: Path, notify: Callable[[str], None], changed: Callable[[], None] = lambda: None
+    ) -> None:
+        self.logs, self.notify, self.changed = logs, notify, changed
         self.components: dict[str, Supervised] = {}
 
     def run_job(self, job: LocalProcess, timeout: float = 600) -> None:
@@ -96,12 +98,14 @@ class Supervisor:
             run_to_completion(local, self.logs / f"{job.name}-{local.name}.log", timeout)
 
     def start(self, containers: Iterable[LocalProcess]) -> None:
-        """Each container after its init containers (run once, as in a pod)."""
-        for local in containers:
+        """Each container after its init containers (run once, as in a pod); those without
+        any first."""
+        for local in sorted(containers, key=lambda c: bool(c.init)):
+            supervised = Supervised(local, self.logs / f"{local.name}.log", state="initializing")
+            self.components[local.name] = supervised
+            self.changed()
             for init in local.init:
                 run_to_completion(init, self.logs / f"{local.name}-{init.name}.log")
-            supervised = Supervised(local, self.logs / f"{local.name}.log")
-            self.components[local.name] = supervised
             supervised.start()
 
     def tick(self) -> None:
@@ -125,6 +129,10 @@ class Supervisor:
             if component.started and time.time() - component.started > STEADY:
                 component.crashes = 0
             return
+        self._crashed(component, code, now)
+
+    def _crashed(self, component: Supervised, code: int, now: float) -> None:
+        """Its tree ended, its restart scheduled after the back-off, and a line said."""
         component.end_leftovers()
         component.crashes += 1
         last_lines = tail(component.log, 1)

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import boto3
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from farflow.api.resolve import ResolvedCluster
 from farflow.aws import secrets
@@ -27,16 +28,13 @@ from farflow.dev.cluster import Rendered, render
 from farflow.dev.display import table
 from farflow.dev.services import Aws, Database, start_aws, start_database
 from farflow.dev.state import DevDir, DevError, Recorded, kill_all
-from farflow.dev.supervisor import Supervisor
+from farflow.dev.supervisor import Supervised, Supervisor
 from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Site, processes
 from farflow.local.process import answers, free_port, tail
 from farflow.objects import Owner
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
 from farflow.render import UNKNOWN_UID
 
-DEFAULT_MANIFEST = Path("examples/airflowcluster-dev.yaml")
-DEFAULT_DAGS = Path("airflow/dags")
-DEFAULT_S3 = Path("airflow/dev-s3")
 READY_TIMEOUT = 300.0  # seconds for the UI to answer once the components run
 REGION = "us-east-1"  # when the manifest names none
 
@@ -108,8 +106,11 @@ def serve(options: Options, console: Console, live: bool) -> int:
         tracker = Tracker(devdir, console.print)
         try:
             with ExitStack() as stack:
-                password = _start(options, resolved, dags, tracker, stack)
-                _supervise(tracker, console, live, password)
+                try:
+                    password = _start(options, resolved, dags, tracker, stack)
+                    _supervise(tracker, console, live, password)
+                finally:
+                    _quietly(tracker)  # before the stack stops what was started
         except KeyboardInterrupt:
             return 130
         finally:
@@ -124,7 +125,6 @@ def _start(
     """Everything, in order, each stop registered as soon as it started; returns the admin
     password."""
     devdir = tracker.devdir
-    stack.callback(_quietly, tracker)  # runs last: a second Ctrl-C cannot leave orphans
     end_leftovers(devdir)
     for folder in (devdir.logs, devdir.home):
         folder.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def _start(
     rendered = _render(resolved, database, aws, devdir)
     _fill_s3(options.s3, aws.region)
     job, components = _containers(rendered, options, dags, devdir, aws)
-    supervisor = tracker.supervisor = Supervisor(devdir.logs, tracker.notify)
+    supervisor = tracker.supervisor = Supervisor(devdir.logs, tracker.notify, tracker.save)
     stack.callback(supervisor.stop)
     _migrate(rendered, job, supervisor, tracker)
     tracker.step("starting " + ", ".join(c.name for c in components))
@@ -155,7 +155,7 @@ def _start(
 
 
 def _quietly(tracker: Tracker) -> None:
-    """From here on, the stopping goes to its end."""
+    """From here on, the stopping goes to its end: a second Ctrl-C cannot leave orphans."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     if tracker.phase != "failed":
@@ -212,7 +212,14 @@ def _containers(
     paths = {image_dags.path: dags} if image_dags else {}
     site = Site(home=devdir.home, env=env, entrypoint=_entrypoint(), ports=ports,
                 image_paths=paths)  # fmt: skip
-    job, *components = processes(rendered.manifests, Objects(rendered.manifests), site)
+    try:
+        job, *components = processes(rendered.manifests, Objects(rendered.manifests), site)
+    except KeyError as error:  # a Secret of the user's, which only Kubernetes would have
+        raise DevError(
+            f"the manifest's containers read {error.args[0]}, which farflow dev cannot give "
+            "them: leave out the Secret reference that names it (spec.admin."
+            "passwordSecretRef: a password is generated; git credentials: a public repo)"
+        ) from None
     return job, components
 
 
@@ -276,7 +283,7 @@ def _wait_ready(tracker: Tracker, supervisor: Supervisor, refresh: Callable[[], 
         time.sleep(1)
 
 
-def _cannot_start(failing: list[Any], tracker: Tracker) -> str:
+def _cannot_start(failing: list[Supervised], tracker: Tracker) -> str:
     if not failing:
         return f"the UI did not answer at {tracker.url} within {READY_TIMEOUT:.0f} s"
     component = failing[0]
@@ -290,8 +297,8 @@ def _cannot_start(failing: list[Any], tracker: Tracker) -> str:
 def _ready_line(tracker: Tracker, password: str) -> str:
     return (
         f"[bold green]Airflow is up[/] at {tracker.url}  user [bold]{tracker.username}[/]  "
-        f"password [bold]{password}[/]\n(the password again: farflow dev status --show-password;"
-        " stop: Ctrl-C or farflow dev down)"
+        f"password [bold]{escape(password)}[/]\n(the password again: farflow dev status "
+        "--show-password; stop: Ctrl-C or farflow dev down)"
     )
 
 
