@@ -22,12 +22,11 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python 3.11 --extra airflow
+	$(UV) sync --frozen --python 3.11 --extra airflow --extra local
 	touch $@
 
-run: .venv/.synced ## validate the examples and print them with every default resolved
-	.venv/bin/farflow validate -f examples/
-	.venv/bin/farflow resolve -f examples/airflowcluster-minimal.yaml
+run: .venv/.synced ## run examples/airflowcluster-dev.yaml here (farflow dev up; Ctrl-C stops it)
+	.venv/bin/farflow dev up
 
 test: lint system-packages controlplane ## lint, type-check and run every test tier
 	$(PY) -m pytest

@@ -18,6 +18,7 @@ from farflow import handlers
 from farflow.api import AirflowCluster, FieldError, field_errors, identity_changes, parse, resolve
 from farflow.api.crd import crd
 from farflow.aws.session import AwsError
+from farflow.dev.cli import add_dev
 from farflow.render import rendered
 
 
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, yaml.YAMLError, AwsError) as error:
         print(f"farflow: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         help="AWS account for the queue URLs and log group ARN (render does not call AWS)",
     )
     _add_run(commands.add_parser("run", help="run the operator"))
+    add_dev(commands.add_parser("dev", help="run an AirflowCluster on this machine"))
     return parser
 
 

@@ -1,17 +1,18 @@
 """The e2e tier: the Airflow 3 cluster the operator plans for examples/airflowcluster-tasks.yaml,
 run on this machine.
 
-The operator's own code does the work: `gather` creates the cluster's AWS resources in moto
-(SQS queues, DAG bucket, log group, ECS cluster and task definitions, admin password),
-`plan` and `manifests` render it, and farflow.local runs each container of those manifests
-as a process with exactly its command and environment. PostgreSQL comes from Debian's
-packages; the Kubernetes objects other than the workloads are applied to the local control
-plane, where the Kubernetes executor and KubernetesPodOperator create their pods.
+The operator's own code does the work, by the same path as `farflow dev`: `gather` creates
+the cluster's AWS resources in moto (SQS queues, DAG bucket, log group, ECS cluster and task
+definitions, admin password), `plan` and `manifests` render it (farflow.dev.cluster.render),
+the migration Job runs as `farflow dev` runs it, and farflow.local runs each container of
+those manifests as a process with exactly its command and environment. PostgreSQL comes
+from Debian's packages; the Kubernetes objects other than the workloads are applied to the
+local control plane, where the Kubernetes executor and KubernetesPodOperator create their
+pods. Unlike `farflow dev`, nothing restarts a component that ends: the tests see it end.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import os
@@ -32,16 +33,18 @@ from kubernetes import config
 from farflow import ecs_executor
 from farflow.api import parse, resolve
 from farflow.api.resolve import ResolvedCluster
-from farflow.aws.facts import gather
+from farflow.dev.cluster import Rendered, render
+from farflow.dev.supervisor import Supervisor
 from farflow.kube.client import Kube
 from farflow.local import LocalProcess, Objects, Site, container_process, processes
-from farflow.manifests import manifests
+from farflow.local.process import run_to_completion, start_container
 from farflow.objects import Manifest, Owner
-from farflow.plan import AwsFacts, Plan, plan
+from farflow.plan import AwsFacts, Plan
 from farflow.reconcile import secrets_read
 from tests.cases import ROOT
 from tests.controlplane.localcluster import LocalCluster
 from tests.e2e.airflow_api import AirflowApi
+from tests.e2e.browser import browser, page  # noqa: F401  (fixtures of the UI tests)
 from tests.e2e.dag_runs import DAGS, Run, run_all
 from tests.e2e.ecs_agent import EcsAgent
 from tests.e2e.kubelet import ProcessKubelet
@@ -55,9 +58,8 @@ from tests.fixtures.processes import Process, answers, wait_until
 
 EXAMPLE = ROOT / "examples" / "airflowcluster-tasks.yaml"
 DAG_FOLDERS = (ROOT / "airflow" / "dags", Path(__file__).with_name("dags"))
-INPUT_CSV = (
-    "order_id,customer,amount\n1,acme,120.50\n2,globex,80.00\n3,acme,15.25\n4,initech,2400\n"
-)
+# The orders the example DAGs read: the same file `farflow dev` puts in its S3.
+INPUT_CSV = ROOT / "airflow" / "dev-s3" / "farflow-example-data" / "input" / "orders.csv"
 EMR_SCRIPT = "print('order totals')\n"
 WORKLOADS = ("Job", "Deployment")
 
@@ -107,17 +109,9 @@ class Stack:
         local, log_name = self.containers[name], log_name or name
         for init in local.init:
             run_to_completion(init, self.logs / f"{log_name}-{init.name}.log")
-        started = Process(local.argv, self.logs / f"{log_name}.log", local.env, inherit=False)
-        self.running[log_name] = self.current[name] = started.start()
+        started = start_container(local, self.logs / f"{log_name}.log")
+        self.running[log_name] = self.current[name] = started
         return started
-
-
-def run_to_completion(local: LocalProcess, log: Path, timeout: float = 300) -> None:
-    """A container that must end successfully, as an init container or the Job's."""
-    process = Process(local.argv, log, local.env, inherit=False).start()
-    wait_until(lambda: not process.alive(), timeout, f"{local.name} to finish")
-    assert process.popen is not None
-    assert process.popen.returncode == 0, process.tail()
 
 
 def _cluster_manifest(namespace: str, network: tuple[str, str], emr_app: str) -> dict[str, Any]:
@@ -162,18 +156,9 @@ def _data_bucket(manifest: dict[str, Any], region: str) -> str:
     bucket = str(env["AIRFLOW_VAR_DATA_BUCKET"])
     s3 = boto3.client("s3", region_name=region)
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="input/orders.csv", Body=INPUT_CSV.encode())
+    s3.upload_file(str(INPUT_CSV), bucket, "input/orders.csv")
     s3.put_object(Bucket=bucket, Key="emr/order_totals.py", Body=EMR_SCRIPT.encode())
     return bucket
-
-
-def _database_secret(name: str, key: str, url: str) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name},
-        "data": {key: base64.b64encode(url.encode()).decode()},
-    }
 
 
 def _apply_objects(cluster: LocalCluster, namespace: str, objects: list[Manifest]) -> None:
@@ -250,7 +235,8 @@ def _stack(
     region = moto["AWS_REGION"]
     manifest = _cluster_manifest(namespace, _fargate_network(region), _emr_application(region))
     resolved = resolve(parse(copy.deepcopy(manifest)))
-    planned, facts, rendered = _operator_render(cluster, manifest, resolved, postgres)
+    made = _operator_render(cluster, manifest, resolved, postgres)
+    planned, facts, rendered = made.plan, made.facts, made.manifests
     _apply_objects(cluster, namespace, rendered)
     _register_the_ecs_executor(cluster, resolved, planned, facts)
     assert resolved.aws_names.dag_bucket is not None
@@ -303,7 +289,7 @@ def _stack(
 
 def _operator_render(
     cluster: LocalCluster, manifest: dict[str, Any], resolved: ResolvedCluster, postgres: Postgres
-) -> tuple[Plan, AwsFacts, list[Manifest]]:
+) -> Rendered:
     """What the operator does for the AirflowCluster: its AWS resources (in moto), its plan
     and its manifests, owned by the object in the control plane; plus the user's database
     Secret, pointing at PostgreSQL."""
@@ -312,14 +298,8 @@ def _operator_render(
     live = yaml.safe_load(
         cluster.kubectl("-n", namespace, "get", "airflowcluster", "tasks", "-o", "yaml").stdout
     )
-    gathered = gather(resolved)
-    assert gathered.facts is not None, f"AWS not ready: {gathered.errors}"
-    planned = plan(resolved, gathered.facts)
     owner = Owner(live["apiVersion"], live["kind"], "tasks", live["metadata"]["uid"])
-    rendered = manifests(planned, owner, gathered.mirrored)
-    database = resolved.database_secret
-    rendered.insert(0, _database_secret(database.name, database.key, postgres.sqlalchemy_url))
-    return planned, gathered.facts, rendered
+    return render(resolved, postgres.sqlalchemy_url, owner)
 
 
 def _register_the_ecs_executor(
@@ -340,9 +320,8 @@ def _register_the_ecs_executor(
 def _start(stack: Stack) -> None:
     """The migration Job's container to completion, as the Job would run it; then every
     component, until the API server answers."""
-    migration = stack.containers["migrate"]
-    for local in (*migration.init, migration):  # airflow db migrate and the admin user
-        run_to_completion(local, stack.logs / f"migrate-{local.name}.log", 600)
+    # airflow db migrate and the admin user, after the preflight, as `farflow dev` runs it
+    Supervisor(stack.logs, print).run_job(stack.containers["migrate"])
     for component in stack.plan.components:
         stack.start(component.name)
     health = f"{stack.site.api_url}/api/v2/monitor/health"

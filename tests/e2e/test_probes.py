@@ -1,4 +1,4 @@
-"""The probes the operator renders, run as the kubelet runs them (tests/e2e/probes.py)
+"""The probes the operator renders, run as the kubelet runs them (farflow/local/probes.py)
 against the running components: they pass while the components are healthy, fail a hung
 main process within failureThreshold periods once it can be seen, ride out a database
 outage, and fit with their component into its container on every size preset."""
@@ -20,8 +20,8 @@ import pytest
 
 from farflow.api.resolve import PRESETS
 from farflow.fargate import parse_memory_mib
+from farflow.local import probes
 from farflow.plan.components import HEARTBEAT_MAX_AGE
-from tests.e2e import probes
 from tests.e2e.conftest import Stack
 from tests.e2e.dag_runs import Run
 from tests.e2e.memory import Usage

@@ -148,3 +148,41 @@ def test_init_containers_come_first_resolved_as_their_pods_are(site: Site) -> No
         python_path = Path(preflight.env["PYTHONPATH"])
         assert (python_path / "farflow_preflight.py").is_file()
     assert local["scheduler"].init == ()
+
+
+def test_a_site_moves_the_ports_of_pods_that_share_its_machine(tmp_path: Path) -> None:
+    """Every pod has its ports to itself; on one machine `farflow dev` moves them: the
+    command line's --port, the settings that name them and the execution API's URL."""
+    site = Site(home=tmp_path, ports={8080: 18080, 8974: 18974, 8793: 18793})
+    local = by_name(rendered({}), site)
+    api = local["api-server"]
+    assert api.argv[len(site.entrypoint) :][:4] == ("airflow", "api-server", "--port", "18080")
+    assert api.env["AIRFLOW__API__PORT"] == "18080"
+    scheduler, worker = local["scheduler"], local["worker"]
+    assert scheduler.env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"] == "18974"
+    assert worker.env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] == "18793"
+    assert worker.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://127.0.0.1:18080/execution/"
+    )
+
+
+def test_an_image_folder_of_the_site_is_its_local_stand_in(tmp_path: Path) -> None:
+    """DAGs baked into the image are a local folder here: the DAG bundle's path follows,
+    inside its JSON too, and a longer folder's name does not."""
+    dags = tmp_path / "my dags"
+    site = Site(home=tmp_path, image_paths={"/opt/airflow/dags": dags})
+    processor = by_name(rendered({"dags": {"image": {}}}), site)["dag-processor"]
+    [bundle] = json.loads(processor.env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+    assert bundle["kwargs"]["path"] == str(dags)
+    untouched = Site(home=tmp_path, image_paths={"/opt/airflow/dag": dags})
+    processor = by_name(rendered({"dags": {"image": {}}}), untouched)["dag-processor"]
+    assert "/opt/airflow/dags" in processor.env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"]
+
+
+def test_probes_reach_the_ports_the_site_moved(tmp_path: Path) -> None:
+    site = Site(home=tmp_path, ports={8080: 18080, 8793: 18793})
+    local = by_name(rendered({}), site)
+    assert local["api-server"].probes["startupProbe"]["httpGet"]["port"] == 18080
+    readiness = local["worker"].probes["readinessProbe"]["exec"]["command"]
+    assert readiness[-1] == "18793"
+    assert set(local["scheduler"].probes) == {"startupProbe", "readinessProbe", "livenessProbe"}

@@ -6,26 +6,38 @@ applies, the way the kubelet resolves them (ConfigMap ``envFrom``, ``secretKeyRe
 the image's entrypoint (dumb-init, as in the Airflow image), so signals reach the processes
 as they do in a pod. Only what cannot be the same off-cluster is replaced, and `Site` names
 all of it: the API server's address, the Kubernetes credentials, the AWS credentials that
-IRSA gives pods in EKS, and the image's /entrypoint script (see ``entrypoint`` here).
+IRSA gives pods in EKS, the image's /entrypoint script (see ``entrypoint`` here), and, where
+several clusters share one machine, the ports every pod would have to itself and the image's
+folders that are local folders here (``farflow dev``'s DAG folder).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from farflow.objects import Manifest, expand
-from farflow.plan.config import API_PORT, env_name
+from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
 
 KUBERNETES_CONNECTION = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
 # The ENTRYPOINT of the apache/airflow image, which airflow/Dockerfile inherits.
 IMAGE_ENTRYPOINT = ("/usr/bin/dumb-init", "--", "/entrypoint")
 # What stands in here for the files of the image that this machine does not have.
 STAND_INS = {"/entrypoint": str(Path(__file__).with_name("entrypoint"))}
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+# The settings that name a port a pod listens on, by that port.
+PORT_SETTINGS = {
+    API_PORT: ("api", "port"),
+    SCHEDULER_HEALTH_PORT: ("scheduler", "scheduler_health_check_server_port"),
+    WORKER_LOG_PORT: ("logging", "worker_log_server_port"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,17 @@ class Site:
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. AWS credentials and endpoint
     # The image's ENTRYPOINT as it runs here (Debian's dumb-init, the stand-in /entrypoint).
     entrypoint: tuple[str, ...] = tuple(STAND_INS.get(part, part) for part in IMAGE_ENTRYPOINT)
+    # A pod's port -> the port its process listens on here (unlisted ones stay as they are).
+    ports: Mapping[int, int] = field(default_factory=dict)
+    # A folder of the image -> the local folder that stands in for it.
+    image_paths: Mapping[str, Path] = field(default_factory=dict)
+
+    def port(self, pod_port: int) -> int:
+        return self.ports.get(pod_port, pod_port)
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{API_PORT}"
+        return f"http://{self.host}:{self.port(API_PORT)}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,8 @@ class LocalProcess:
     argv: tuple[str, ...]
     env: dict[str, str] = field(repr=False)  # holds the Secrets' values
     init: tuple[LocalProcess, ...] = ()  # the pod's init containers, to run to the end first
+    # The container's probes by kind (startupProbe, ...), with the site's ports.
+    probes: Mapping[str, Manifest] = field(default_factory=dict)
 
 
 class Objects:
@@ -92,17 +113,61 @@ def container_process(pod_spec: Manifest, objects: Objects, site: Site) -> Local
 def _process(pod_spec: Manifest, container: Manifest, objects: Objects, site: Site) -> LocalProcess:
     mounts = _mount(pod_spec, container, objects, site.home / "mounts")
     env = {**_container_env(container, objects), **site_env(site)}
-    env = {name: _remount(value, mounts) for name, value in env.items()}
+    env = {name: _relocate(_remount(value, mounts), site) for name, value in env.items()}
+    env |= _port_env(env, site)
     env[KUBERNETES_CONNECTION] = _local_kubernetes_connection(env, site)
-    return LocalProcess(container["name"], _command_line(container, env, site), env)
+    probes = {kind: _probe(container[kind], site) for kind in PROBES if kind in container}
+    return LocalProcess(container["name"], _command_line(container, env, site), env, (), probes)
+
+
+def _probe(probe: Manifest, site: Site) -> Manifest:
+    """The probe against the site's ports: its HTTP or TCP port, and a pod port its exec
+    command names (the worker's log server)."""
+    moved = copy.deepcopy(probe)
+    for action in ("httpGet", "tcpSocket"):
+        if action in moved:
+            moved[action]["port"] = site.port(moved[action]["port"])
+    if "exec" in moved:
+        command = moved["exec"]["command"]
+        ports = {str(pod): str(site.port(pod)) for pod in site.ports}
+        moved["exec"]["command"] = [ports.get(arg, arg) for arg in command]
+    return moved
 
 
 def _command_line(container: Manifest, env: Mapping[str, str], site: Site) -> tuple[str, ...]:
     """The kubelet's rule: ``command`` replaces the image's entrypoint and ``args`` follow
-    it, with $(VAR) references expanded in both."""
-    given = [*container.get("command", []), *container.get("args", [])]
+    it, with $(VAR) references expanded in both; a ``--port`` given is the site's."""
+    given = [
+        expand(arg, env) for arg in (*container.get("command", []), *container.get("args", []))
+    ]
     entrypoint = () if container.get("command") else site.entrypoint
-    return (*entrypoint, *(expand(arg, env) for arg in given))
+    ported = [
+        str(site.port(int(arg))) if before == "--port" and arg.isdigit() else arg
+        for before, arg in zip(["", *given], given, strict=False)
+    ]
+    return (*entrypoint, *ported)
+
+
+def _port_env(env: Mapping[str, str], site: Site) -> dict[str, str]:
+    """The port settings the container has, moved to the site's ports."""
+    return {
+        env_name(*setting): str(site.port(port))
+        for port, setting in PORT_SETTINGS.items()
+        if env_name(*setting) in env
+    }
+
+
+def _relocate(value: str, site: Site) -> str:
+    """An image folder named in a value (alone, as a prefix or inside JSON) becomes its local
+    stand-in."""
+    for image_path, local in site.image_paths.items():
+        pattern = re.escape(image_path.rstrip("/")) + r'(?=$|[/"])'
+        value = re.sub(pattern, partial(_folder, str(local)), value)
+    return value
+
+
+def _folder(folder: str, _: re.Match[str]) -> str:
+    return folder
 
 
 def _values(manifest: Manifest) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The kubelet's part for probes: each probe of the operator's manifests run as the kubelet
-runs it, against the processes farflow.local started.
+runs it, against the processes farflow.local started (`farflow dev` waits for the startup
+probes, the e2e tier checks every probe).
 
 An HTTP GET succeeds with a status from 200 to 399, a TCP probe when the port accepts a
 connection, an exec probe when its command, run with the container's environment, exits 0;

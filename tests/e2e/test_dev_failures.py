@@ -1,0 +1,103 @@
+"""What `farflow dev` does when a component fails: the supervisor starts it again with a
+back-off, says when it keeps failing and ends what it left behind; a component that cannot
+start stops `up` with its log's tail, and nothing is left running."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from farflow.dev.supervisor import FAILING_AFTER, Supervisor
+from farflow.local import LocalProcess
+from tests.cases import ROOT
+from tests.e2e.dev_cluster import FARFLOW, DevCluster
+from tests.fixtures.processes import free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def crashing(name: str, script: str) -> LocalProcess:
+    return LocalProcess(name, ("/bin/sh", "-c", script), {"PATH": "/usr/bin:/bin"})
+
+
+def test_a_crashing_component_is_restarted_until_it_is_said_to_keep_failing(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    supervisor = Supervisor(tmp_path, lines.append)
+    # It leaves a child behind, as a process whose main process died may.
+    children = tmp_path / "children"
+    script = f"sleep 300 & echo $! >> {children}; sleep 1; echo broken; exit 3"
+    supervisor.start([crashing("flaky", script)])
+    component = supervisor.components["flaky"]
+
+    def failing() -> bool:
+        supervisor.tick()
+        return component.state == "failing"
+
+    try:
+        wait_until(failing, 120, "the component marked as failing", 0.2)
+    finally:
+        supervisor.stop()
+    assert component.restarts == FAILING_AFTER - 1  # the last exit is not restarted yet
+    assert component.last_error == "exit 3: broken"
+    assert any("flaky keeps failing" in line and str(component.log) in line for line in lines)
+    assert component.log.read_text().count("broken") == FAILING_AFTER  # one log goes on
+    left = [int(pid) for pid in children.read_text().split()]
+    assert len(left) == FAILING_AFTER
+    assert not [pid for pid in left if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_component_that_cannot_start_stops_up_with_its_log(tmp_path: Path) -> None:
+    manifest = yaml.safe_load((ROOT / "examples" / "airflowcluster-dev.yaml").read_text())
+    manifest["spec"]["airflow"]["config"]["celery"] = {"worker_autoscale": "not-a-number"}
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    dev = DevCluster(tmp_path / "state", ROOT / "airflow" / "dags", free_port())
+    try:
+        result = dev.farflow("up", "-f", str(path), "--port", str(dev.port), "--detach",
+                             timeout=900)  # fmt: skip
+        assert result.returncode == 1
+        assert "worker cannot start" in result.stdout, result.stdout
+        assert "not-a-number" in result.stdout  # the tail of its log says why
+        assert str(tmp_path / "state" / "logs" / "worker.log") in result.stdout
+        wait_until(lambda: not dev.ours(), 60, "everything up started gone", 1)
+        assert dev.state()["phase"] == "failed"
+    finally:
+        dev.farflow("down", "--purge")
+
+
+def test_ctrl_c_while_starting_stops_what_was_started(tmp_path: Path) -> None:
+    dev = DevCluster(tmp_path / "state", ROOT / "airflow" / "dags", free_port())
+    argv = [FARFLOW, "dev", "up", "--port", str(dev.port), "--state-dir", str(dev.state_dir)]
+    up = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _migrating(dev), 300, "the migration Job started", 0.5)
+        started = dev.ours()
+        assert {"postgres", "aws"} <= {row["name"] for row in dev.state()["processes"]}
+        up.send_signal(signal.SIGINT)
+        assert up.wait(120) == 130
+        assert started
+        assert not [r for r in started if r.process() is not None]
+        assert dev.state()["phase"] == "stopped"
+    finally:
+        if up.poll() is None:
+            up.kill()
+        dev.farflow("down", "--purge")
+
+
+def _migrating(dev: DevCluster) -> bool:
+    state = dev.state() if (dev.state_dir / "state.json").exists() else {}
+    return str(state.get("message", "")).startswith("migrating")
