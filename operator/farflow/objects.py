@@ -44,8 +44,6 @@ FINALIZER = "farflow.io/aws-cleanup"
 # On an AirflowCluster being deleted: finish without deleting its AWS resources (the way out
 # of a deletion that cannot clean up); an Event lists what is left.
 SKIP_AWS_CLEANUP_ANNOTATION = "farflow.io/skip-aws-cleanup"
-# On the workers' Deployment: the autoscaler's last look (waiting, running, reason), as JSON.
-AUTOSCALER_ANNOTATION = "farflow.io/autoscaler"
 AUTOSCALER_FIELD_MANAGER = "farflow-autoscaler"  # owns the workers' replicas
 
 

@@ -31,6 +31,7 @@ from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner, owner_
 from farflow.plan import AwsFacts, Plan, plan
 from farflow.plan.config import SHARED_KEYS
 from farflow.rollout import PROGRESS_RETRY, Observed, decide, scaled
+from farflow.scaler import with_last_look
 from farflow.tenancy import admit
 
 AWS_RETRY, SETUP_RETRY = 60.0, 30.0
@@ -314,7 +315,7 @@ def _roll_out(
     report.record(decision.conditions)
     report.failed |= decision.failed
     if decision.workers is not None:
-        report.workers = decision.workers
+        report.workers = with_last_look(decision.workers, report.previous.workers)
     report.airflow_version = decision.airflow_version
     report.api_server_url = observe.service_url(
         kube, planned.names.service, planned.names.namespace, planned.service.port

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from farflow.api.status import Condition, ConditionType, WorkersStatus
 from farflow.kube.apply import contains
 from farflow.kube.observe import DeploymentState, JobState, deployment_state
-from farflow.objects import AUTOSCALER_ANNOTATION, Manifest
+from farflow.objects import Manifest
 from farflow.plan.model import Component, Plan
 
 PROGRESS_RETRY = 5.0  # seconds between looks while a migration or a stage is under way
@@ -86,7 +85,7 @@ def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> De
     return Decision(
         apply=apply,
         conditions=(migration, *_availability(plan, states)),
-        workers=_workers(states, observed.deployments.get("worker")),
+        workers=_workers(states),
         airflow_version=_running_version(states),
         failed=failed,
         delay=delay,
@@ -182,18 +181,12 @@ def _running_version(states: Mapping[str, DeploymentState]) -> str | None:
     return versions.pop() if rolled_out and len(versions) == 1 else None
 
 
-def _workers(states: Mapping[str, DeploymentState], live: Manifest | None) -> WorkersStatus | None:
-    """The workers' counts, with the autoscaler's last look from their Deployment."""
+def _workers(states: Mapping[str, DeploymentState]) -> WorkersStatus | None:
     worker = states.get("worker")
     if worker is None:
         return None
-    annotations = (live or {}).get("metadata", {}).get("annotations") or {}
-    look = json.loads(annotations.get(AUTOSCALER_ANNOTATION, "{}"))
     return WorkersStatus(
         desired=worker.desired,
         ready=worker.ready,
         ready_of_desired=f"{worker.ready}/{worker.desired}",
-        waiting=look.get("waiting"),
-        running=look.get("running"),
-        reason=look.get("reason"),
     )

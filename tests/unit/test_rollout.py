@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from farflow.api.status import WorkersStatus
 from farflow.kube.observe import JobState
-from farflow.objects import AUTOSCALER_ANNOTATION, Manifest
+from farflow.objects import Manifest
 from farflow.plan import Plan
 from farflow.rollout import PROGRESS_RETRY, Decision, Observed, decide, scaled
+from farflow.scaler import with_last_look
 from tests.unit.planning import built, planned
 
 pytestmark = pytest.mark.unit
@@ -212,9 +214,6 @@ def test_a_new_template_keeps_the_replicas_the_autoscaler_set() -> None:
     made, deployments = wanted()
     worker = live(deployments["worker"], ready=1)
     worker["spec"]["replicas"] = 3
-    worker["metadata"]["annotations"] = {
-        AUTOSCALER_ANNOTATION: '{"reason": "6 waiting", "running": 0, "waiting": 6}'
-    }
     found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
     found["worker"] = worker
     adjusted = scaled(made, deployments, observed(found))
@@ -222,7 +221,10 @@ def test_a_new_template_keeps_the_replicas_the_autoscaler_set() -> None:
     assert adjusted["api-server"] == deployments["api-server"]  # FarFlow's to size
     workers = decide(made, adjusted, observed(found)).workers
     assert workers is not None
-    assert (workers.desired, workers.ready_of_desired, workers.waiting) == (3, "1/3", 6)
+    assert (workers.desired, workers.ready_of_desired) == (3, "1/3")
+    looked = WorkersStatus(desired=2, waiting=6, running=0, reason="6 waiting need 3")
+    shown = with_last_look(workers, looked)
+    assert (shown.desired, shown.waiting, shown.reason) == (3, 6, "6 waiting need 3")
 
 
 def test_a_suspended_cluster_sets_the_workers_to_zero_itself() -> None:

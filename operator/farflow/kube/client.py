@@ -138,6 +138,16 @@ class Kube:
                 name=name, namespace=namespace, propagation_policy="Background"
             )
 
+    def merge_status(self, live: Manifest, fields: Manifest) -> None:
+        """Merges ``fields`` into the object's status (a key set to None is removed)."""
+        meta = live["metadata"]
+        self.resource(live["apiVersion"], live["kind"]).status.patch(
+            body={"status": fields},
+            name=meta["name"],
+            namespace=meta["namespace"],
+            content_type="application/merge-patch+json",
+        )
+
     def patch_status(self, live: Manifest, status: Manifest) -> None:
         """Writes ``status`` whole, only while the object's spec is the generation ``live``
         had: a pass over an older spec fails (422) instead of writing an older
