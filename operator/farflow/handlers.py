@@ -3,11 +3,13 @@ the one reconcile, one at a time per object; watches of the owned kinds feed its
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,7 @@ class Handlers:
     recheck: AwsRecheck
     autoscale_seconds: float = AUTOSCALE_SECONDS
     kube: Kube = field(default_factory=Kube)
+    executor: Executor | None = None  # kopf's, for the blocking work of the daemons
     _running: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -47,32 +50,54 @@ class Handlers:
         """The AirflowCluster schema of this release, before any AirflowCluster is handled."""
         ensure_crd(self.kube)
 
+    def use_executor(self, settings: kopf.OperatorSettings, **_: Any) -> None:
+        """The daemons run their blocking work in the thread pool of kopf's sync handlers."""
+        self.executor = settings.execution.executor
+
     def on_change(self, body: kopf.Body, **kwargs: Any) -> None:
         self._reconcile(body, kwargs)
 
-    def resync(self, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: Any) -> None:
+    async def resync(self, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: Any) -> None:
         """Reconciles the cluster every period for as long as it exists, first after a
         random share of the period (so an operator restart does not resync all at once)."""
-        delay = random.uniform(0, self.resync_seconds)
-        while not stopped.wait(delay):
-            delay = self._jittered(self.resync_seconds)
-            try:
-                self._reconcile(body, kwargs)
-            except kopf.TemporaryError as error:  # sooner if the cluster is converging
-                delay = self._jittered(min(error.delay or self.resync_seconds, self.resync_seconds))
-                logging.getLogger(__name__).info("resync: %s", error)
-            except kopf.PermanentError as error:  # an invalid spec: status says so
-                logging.getLogger(__name__).warning("resync: %s", error)
+        first = random.uniform(0, self.resync_seconds)
+        await self._every(stopped, first, lambda: self._resync_pass(body, kwargs))
 
-    def autoscale(self, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: Any) -> None:
+    def _resync_pass(self, body: kopf.Body, kwargs: Mapping[str, Any]) -> float:
+        """One pass of the resync loop; the seconds until the next."""
+        try:
+            self._reconcile(body, kwargs)
+        except kopf.TemporaryError as error:  # sooner if the cluster is converging
+            logging.getLogger(__name__).info("resync: %s", error)
+            return self._jittered(min(error.delay or self.resync_seconds, self.resync_seconds))
+        except kopf.PermanentError as error:  # an invalid spec: status says so
+            logging.getLogger(__name__).warning("resync: %s", error)
+        return self._jittered(self.resync_seconds)
+
+    async def autoscale(self, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: Any) -> None:
         """Scales the cluster's workers on queue depth, every period, beside the reconcile
         (it owns only the workers' replicas)."""
         scaler = Autoscaler()
-        while not stopped.wait(self.autoscale_seconds):
+
+        def look() -> float:
             try:
                 scaler.step(plain(body), self._cached(kwargs))
             except KUBERNETES_ERRORS as error:  # the next look tries again
                 logging.getLogger(__name__).warning("autoscale: %s", describe(error))
+            return self.autoscale_seconds
+
+        await self._every(stopped, self.autoscale_seconds, look)
+
+    async def _every(
+        self, stopped: kopf.DaemonStopped, first: float, step: Callable[[], float]
+    ) -> None:
+        """Runs ``step`` after ``first`` seconds and then after the seconds each run returns,
+        until the daemon is stopped. The wait holds no thread: ``step`` takes one of kopf's
+        executor threads only while it runs, so the pool serves any number of clusters."""
+        loop = asyncio.get_running_loop()
+        delay = first
+        while not await stopped.wait(delay):
+            delay = await loop.run_in_executor(self.executor, step)
 
     def on_delete(self, body: kopf.Body, **kwargs: Any) -> None:
         with self._one_at_a_time(body), _kubernetes_faults():
@@ -155,6 +180,7 @@ def register(
     for kind, resource in OWNED.items():
         kopf.index(*resource, id=index_id(*kind), labels={MANAGED_BY_LABEL: FIELD_MANAGER})(_index)
     kopf.on.startup()(handlers.apply_crd)
+    kopf.on.startup()(handlers.use_executor)
     kopf.on.resume(*RESOURCE)(handlers.on_change)
     kopf.on.create(*RESOURCE)(handlers.on_change)
     kopf.on.update(*RESOURCE, field="spec")(handlers.on_change)
