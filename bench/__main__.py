@@ -35,14 +35,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     about = machine()
+    print(header(about), flush=True)
     tables: list[Table] = []
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True)) as progress, stack() as made:
-        for row in args.rows or list(ROWS):
-            tables += ROWS[row](made, args, progress)
-    about["load average (1, 5, 15 min) at end"] = load_average()
-    print("\n\n".join([header(about), *(table.markdown() for table in tables)]))
-    print(f"\nJSON copy: {save(about, tables)}", file=sys.stderr)
+    try:
+        with Progress(*columns, console=Console(stderr=True)) as progress, stack() as made:
+            for row in args.rows or list(ROWS):
+                done = ROWS[row](made, args, progress)
+                print("\n\n".join(["", *(table.markdown() for table in done)]), flush=True)
+                tables += done
+    finally:
+        about["load average at end"] = load_average()
+        print(f"\nLoad average (1, 5, 15 min) at the end: {about['load average at end']}")
+        print(f"JSON copy: {save(about, tables)}", file=sys.stderr)
     return 0
 
 

@@ -49,7 +49,11 @@ def run(stack: Stack, clusters: int, namespaces: int, progress: Progress) -> lis
     stack.stop_operators()
     ready = sum(is_ready(body) for body in seen.values())
     rows = [
-        ("clusters settled (Ready, or held only by PodLogsReady)", seconds(settle), "≤ 120 s"),
+        (
+            "every cluster settled once (Ready, or held by PodLogsReady alone)",
+            seconds(settle),
+            "≤ 120 s",
+        ),
         ("of them Ready", f"{ready} of {clusters}", "all"),
         ("operator peak RSS (VmHWM)", f"{peak:.0f} MiB", "< 250 MB"),
         ("operator RSS at rest", f"{now:.0f} MiB", "—"),
@@ -74,23 +78,24 @@ def run(stack: Stack, clusters: int, namespaces: int, progress: Progress) -> lis
 
 
 def _apply_all(stack: Stack, spaces: list[str], clusters: int) -> tuple[float, dict[str, Any]]:
-    """Every cluster applied at once; seconds until all settle, and how they ended."""
+    """Every cluster applied at once; seconds until each has settled once (a cluster that
+    settles and unsettles again counts from its first time), and how each first did."""
     per = [clusters // len(spaces) + (i < clusters % len(spaces)) for i in range(len(spaces))]
     documents = [
         merged(load(MINIMAL), {"metadata": {"name": f"c{index:03d}", "namespace": namespace}})
         for namespace, count in zip(spaces, per, strict=True)
         for index in range(count)
     ]
-    seen: dict[str, Any] = {}
+    first: dict[str, Any] = {}
 
     def done(current: dict[str, Any]) -> bool:
-        seen.update(current)
-        return len(current) == clusters and all(settled(body) for body in current.values())
+        first.update({key: body for key, body in current.items() if settled(body)})
+        return len(first) == clusters
 
     start = time.time()
     stack.cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents))
     end = watch_until(clusters_call(stack.api), done, TIMEOUT, f"{clusters} clusters settled")
-    return end - start, seen
+    return end - start, first
 
 
 def _at_rest(stack: Stack, clusters: int, progress: Progress) -> list[tuple[str, str, str]]:
