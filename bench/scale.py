@@ -112,7 +112,7 @@ def _at_rest(stack: Stack, clusters: int, progress: Progress) -> list[tuple[str,
         ("Kubernetes requests per minute at rest", _per(len(requests), minutes, clusters), "—"),
         (
             "of them writes",
-            f"{_per(len(writes), minutes, clusters)}: {tally([r.target for r in writes])}",
+            f"{_per(len(writes), minutes, clusters)}: {tally([r.kind for r in writes])}",
             "0",
         ),
         (
