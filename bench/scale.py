@@ -17,10 +17,14 @@ from tests.cases import MINIMAL, load, merged
 
 RESYNC = 30.0  # `farflow run`'s defaults
 AWS_RECHECK = 300.0
-TIMEOUT = 900.0
 # EKS takes at most 5300 characters in aws-observability/aws-logging: past about twenty
 # clusters a new one's pod logs cannot be routed, and it waits for PodLogsReady alone.
 LOGS_FULL = "waiting for PodLogsReady"
+
+
+def settle_wait(clusters: int) -> float:
+    """Seconds to wait for every cluster to settle, past the 120 s goal."""
+    return max(300.0, 3.0 * clusters)
 
 
 def settled(body: dict[str, Any] | None) -> bool:
@@ -48,13 +52,10 @@ def run(stack: Stack, clusters: int, namespaces: int, progress: Progress) -> lis
     progress.advance(task)
     stack.stop_operators()
     ready = sum(is_ready(body) for body in seen.values())
+    took = seconds(settle) if settle is not None else f"not within {settle_wait(clusters):g} s"
     rows = [
-        (
-            "every cluster settled once (Ready, or held by PodLogsReady alone)",
-            seconds(settle),
-            "≤ 120 s",
-        ),
-        ("of them Ready", f"{ready} of {clusters}", "all"),
+        ("every cluster settled once (Ready, or held by PodLogsReady alone)", took, "≤ 120 s"),
+        ("clusters settled, and of them Ready", f"{len(seen)}, {ready} of {clusters}", "all"),
         ("operator peak RSS (VmHWM)", f"{peak:.0f} MiB", "< 250 MB"),
         ("operator RSS at rest", f"{now:.0f} MiB", "—"),
         *rest,
@@ -77,9 +78,12 @@ def run(stack: Stack, clusters: int, namespaces: int, progress: Progress) -> lis
     return [table]
 
 
-def _apply_all(stack: Stack, spaces: list[str], clusters: int) -> tuple[float, dict[str, Any]]:
+def _apply_all(
+    stack: Stack, spaces: list[str], clusters: int
+) -> tuple[float | None, dict[str, Any]]:
     """Every cluster applied at once; seconds until each has settled once (a cluster that
-    settles and unsettles again counts from its first time), and how each first did."""
+    settles and unsettles again counts from its first time; None: not all did in time), and
+    the clusters that did."""
     per = [clusters // len(spaces) + (i < clusters % len(spaces)) for i in range(len(spaces))]
     documents = [
         merged(load(MINIMAL), {"metadata": {"name": f"c{index:03d}", "namespace": namespace}})
@@ -92,9 +96,12 @@ def _apply_all(stack: Stack, spaces: list[str], clusters: int) -> tuple[float, d
         first.update({key: body for key, body in current.items() if settled(body)})
         return len(first) == clusters
 
-    start = time.time()
+    start, timeout = time.time(), settle_wait(clusters)
     stack.cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents))
-    end = watch_until(clusters_call(stack.api), done, TIMEOUT, f"{clusters} clusters settled")
+    try:
+        end = watch_until(clusters_call(stack.api), done, timeout, f"{clusters} clusters settled")
+    except TimeoutError:
+        return None, first
     return end - start, first
 
 

@@ -73,6 +73,8 @@ class Audit:
 
 @dataclass
 class Stack:
+    """One run's control plane, AWS, API client and audit log, and the operators started."""
+
     cluster: LocalCluster
     proxy: AwsProxy
     api: client.ApiClient
