@@ -12,7 +12,7 @@ PY := .venv/bin/python
 export UV_HTTP_RETRIES ?= 5
 export PIP_RETRIES ?= 5
 
-.PHONY: help run test lint unit aws helm cluster e2e crd requirements controlplane system-packages cluster-up cluster-down clean
+.PHONY: help run test lint unit aws helm cluster e2e bench crd requirements controlplane system-packages cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ run: .venv/.synced ## run examples/airflowcluster-dev.yaml here (farflow dev up;
 test: lint system-packages controlplane ## lint, type-check and run every test tier
 	$(PY) -m pytest
 
-lint: .venv/.synced ## ruff, ruff format, mypy (strict, on the operator, tests and tasks)
+lint: .venv/.synced ## ruff, ruff format, mypy (strict, on the operator, tests, tasks and bench)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
@@ -50,6 +50,10 @@ cluster: .venv/.synced controlplane ## the cluster tier only (starts its own con
 
 e2e: .venv/.synced controlplane system-packages ## the e2e tier: real Airflow, PostgreSQL, moto, Chromium
 	$(PY) -m pytest -m e2e
+
+# QUICK=1: a small version of every row, in a few minutes; ROWS="apply scale": some rows.
+bench: .venv/.synced controlplane ## the benchmarks, as markdown tables (JSON in bench/results/)
+	$(PY) -m bench $(if $(QUICK),--quick) $(ROWS)
 
 crd: .venv/.synced ## regenerate the CRD from the models (crds/ and the chart's copy)
 	.venv/bin/farflow crd > crds/airflowcluster.yaml

@@ -721,7 +721,13 @@ def _server(ports: Ports) -> str:
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
-def fargate_node(index: int, kubelet_port: int) -> dict[str, Any]:
+# What each simulated node offers; a caller modelling many Fargate pods passes more.
+NODE_RESOURCES = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "20Gi"}
+
+
+def fargate_node(
+    index: int, kubelet_port: int, resources: dict[str, str] = NODE_RESOURCES
+) -> dict[str, Any]:
     """A Node as EKS Fargate registers one, for kwok to play the kubelet of.
 
     Named and labelled as on EKS (the name carries the private IP a Fargate node would have),
@@ -731,7 +737,6 @@ def fargate_node(index: int, kubelet_port: int) -> dict[str, Any]:
     """
     zone = ZONES[index % len(ZONES)]
     name = f"fargate-ip-10-0-{index + 1}-10.ec2.internal"
-    resources = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "20Gi"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -846,9 +851,13 @@ class _Startup:
 
 
 def up(
-    state_dir: Path = DEFAULT_STATE_DIR, ports: Ports | None = None, timeout: float = 180.0
+    state_dir: Path = DEFAULT_STATE_DIR,
+    ports: Ports | None = None,
+    timeout: float = 180.0,
+    node_resources: dict[str, str] = NODE_RESOURCES,
 ) -> LocalCluster:
-    """Starts a fresh control plane with three simulated Fargate nodes, all Ready.
+    """Starts a fresh control plane with three simulated Fargate nodes, all Ready, each
+    offering ``node_resources`` (allocatable and capacity).
 
     On any failure everything started so far is stopped again before the error propagates.
     """
@@ -864,14 +873,16 @@ def up(
     write_kubeconfig(paths.kubeconfig, _server(ports), pki.ca.cert, "kubernetes-admin", pki.admin)
     startup = _Startup(paths, time.monotonic() + timeout)
     try:
-        nodes = _start(startup, ports, pki)
+        nodes = _start(startup, ports, pki, node_resources)
     except BaseException:
         down(paths.root)
         raise
     return LocalCluster(paths.root, _server(ports), nodes)
 
 
-def _start(startup: _Startup, ports: Ports, pki: Pki) -> tuple[str, ...]:
+def _start(
+    startup: _Startup, ports: Ports, pki: Pki, node_resources: dict[str, str]
+) -> tuple[str, ...]:
     """Starts every component and registers the nodes; returns the node names."""
     probe = Probe(pki)
     for group in components(startup.paths, ports, pki):
@@ -881,7 +892,7 @@ def _start(startup: _Startup, ports: Ports, pki: Pki) -> tuple[str, ...]:
             url = component.health_url
             startup.wait(f"{component.name} to serve {url}", partial(probe.ok, url), component.name)
     api = _server(ports)
-    nodes = [fargate_node(index, ports.kwok) for index in range(len(ZONES))]
+    nodes = [fargate_node(i, ports.kwok, node_resources) for i in range(len(ZONES))]
     for node in nodes:
         probe.post_json(f"{api}/api/v1/nodes", node)
     names = tuple(node["metadata"]["name"] for node in nodes)
