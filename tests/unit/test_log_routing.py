@@ -32,3 +32,11 @@ def test_removing_restores_the_original() -> None:
     merged = with_block(THEIRS, "data/prod", "[OUTPUT]\n    Name a")
     assert with_block(merged, "data/prod", None) == THEIRS
     assert with_block("", "data/prod", None) == ""
+
+
+def test_rewriting_a_block_leaves_it_where_it_stands() -> None:
+    first = with_block(THEIRS, "data/prod", "[OUTPUT]\n    Name a")
+    both = with_block(first, "data/dev", "[OUTPUT]\n    Name b")
+    assert with_block(both, "data/prod", "[OUTPUT]\n    Name a") == both  # no write at rest
+    changed = with_block(both, "data/prod", "[OUTPUT]\n    Name c")
+    assert changed.index("Name c") < changed.index("Name b")

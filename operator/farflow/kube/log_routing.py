@@ -42,15 +42,17 @@ def output_block(namespace: str, name: str, region: str, log_group: str) -> str:
 
 
 def with_block(text: str, owner: str, block: str | None) -> str:
-    """``text`` with the block of ``owner`` replaced by ``block`` (removed when None)."""
+    """``text`` with the block of ``owner`` replaced by ``block`` where it stands (removed
+    when None, appended when new): the others' blocks keep their places, so clusters that
+    share the ConfigMap never rewrite it in turn."""
     begin, end = f"# BEGIN farflow {owner}", f"# END farflow {owner}"
     lines = text.splitlines()
+    wanted = [] if block is None else [begin, *block.splitlines(), end]
     if begin in lines and end in lines[lines.index(begin) :]:
         start = lines.index(begin)
-        stop = lines.index(end, start)
-        lines = lines[:start] + lines[stop + 1 :]
-    if block is not None:
-        lines += [begin, *block.splitlines(), end]
+        lines[start : lines.index(end, start) + 1] = wanted
+    else:
+        lines += wanted
     return "\n".join(lines) + "\n" if lines else ""
 
 
