@@ -14,7 +14,7 @@ import yaml
 
 from farflow.dev.supervisor import FAILING_AFTER, Supervisor
 from farflow.local import LocalProcess
-from tests.cases import ROOT
+from tests.cases import DEV, ROOT
 from tests.e2e.dev_cluster import FARFLOW, DevCluster
 from tests.fixtures.processes import free_port, wait_until
 
@@ -61,7 +61,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_component_that_cannot_start_stops_up_with_its_log(tmp_path: Path) -> None:
-    manifest = yaml.safe_load((ROOT / "examples" / "airflowcluster-dev.yaml").read_text())
+    manifest = yaml.safe_load(DEV.read_text())
     manifest["spec"]["airflow"]["config"]["celery"] = {"worker_autoscale": "not-a-number"}
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(manifest))

@@ -10,11 +10,11 @@ import yaml
 
 from farflow.dev import checks
 from farflow.dev.state import DevError
-from tests.cases import ROOT
+from tests.cases import DEV
 
 pytestmark = pytest.mark.unit
 
-DEV_EXAMPLE = ROOT / "examples" / "airflowcluster-dev.yaml"
+DEV_EXAMPLE = DEV
 
 
 def manifest(tmp_path: Path, **spec: Any) -> Path:
