@@ -75,6 +75,8 @@ def test_a_component_that_cannot_start_stops_up_with_its_log(tmp_path: Path) -> 
         assert str(tmp_path / "state" / "logs" / "worker.log") in result.stdout
         wait_until(lambda: not dev.ours(), 60, "everything up started gone", 1)
         assert dev.state()["phase"] == "failed"
+        status = dev.farflow("status")
+        assert "the last up failed: worker cannot start" in status.stdout, status.stdout
     finally:
         dev.farflow("down", "--purge")
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -66,12 +67,19 @@ def _await(devdir: DevDir, child: subprocess.Popen[bytes], log: Path, console: C
             )
             return 0
         if child.poll() is not None:
-            console.print(f"farflow dev up failed; its log, {log}:\n{tail(log, 30)}",
-                          markup=False, highlight=False)  # fmt: skip
+            console.print(_failure(devdir.read_state(), child.pid, log), markup=False,
+                          highlight=False, soft_wrap=True)  # fmt: skip
             return 1
         time.sleep(1)
     child.send_signal(signal.SIGTERM)
     raise DevError(f"the cluster did not come up within {DETACHED_TIMEOUT:.0f} s; see {log}")
+
+
+def _failure(state: dict[str, Any], pid: int, log: Path) -> str:
+    """Why the background `up` stopped, as it recorded it; else the end of its log."""
+    if state.get("pid") == pid and state.get("error"):
+        return f"farflow dev up failed: {state['error']}\n(its whole log: {log})"
+    return f"farflow dev up failed; its log, {log}:\n{tail(log, 30)}"
 
 
 def admin_password(devdir: DevDir) -> str:
@@ -87,6 +95,9 @@ def status(devdir: DevDir, show_password: bool, console: Console) -> int:
         return 1
     running = devdir.holder() is not None
     console.print(table(state, running))
+    if not running and state.get("error"):
+        console.print(f"the last up failed: {state['error']}", markup=False, highlight=False,
+                      soft_wrap=True)  # fmt: skip
     if show_password and running:
         console.print(f"user {state['username']}  password {admin_password(devdir)}",
                       markup=False, highlight=False)  # fmt: skip

@@ -9,10 +9,8 @@ from collections.abc import Callable
 from rich.console import Console
 
 from farflow.dev import commands
-from farflow.dev.cluster import NotReadyError
-from farflow.dev.state import DevDir, DevError
-from farflow.dev.up import Options, serve
-from farflow.local.process import FailedError
+from farflow.dev.state import DevDir
+from farflow.dev.up import STOPPING, Options, serve
 
 
 def up(args: argparse.Namespace) -> int:
@@ -41,6 +39,6 @@ def _guarded(command: Callable[[], int]) -> int:
     traceback."""
     try:
         return command()
-    except (DevError, NotReadyError, FailedError, TimeoutError) as error:
+    except STOPPING as error:
         print(f"farflow dev: {error}", file=sys.stderr)
         return 1

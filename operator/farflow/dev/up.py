@@ -24,19 +24,21 @@ from farflow.api.resolve import ResolvedCluster
 from farflow.aws import secrets
 from farflow.aws.facts import Known
 from farflow.dev import checks
-from farflow.dev.cluster import Rendered, render
+from farflow.dev.cluster import NotReadyError, Rendered, render
 from farflow.dev.display import table
 from farflow.dev.services import Aws, Database, start_aws, start_database
 from farflow.dev.state import DevDir, DevError, Recorded, kill_all
 from farflow.dev.supervisor import Supervised, Supervisor
 from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Site, processes
-from farflow.local.process import answers, free_port, tail
+from farflow.local.process import FailedError, answers, free_port, tail
 from farflow.objects import Owner
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
 from farflow.render import UNKNOWN_UID
 
 READY_TIMEOUT = 300.0  # seconds for the UI to answer once the components run
 REGION = "us-east-1"  # when the manifest names none
+# What stops `up` with a message rather than a traceback.
+STOPPING = (DevError, NotReadyError, FailedError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Tracker:
     notify: Callable[[str], None]
     phase: str = "starting"
     message: str = ""
+    error: str = ""  # why `up` stopped, when it failed
     url: str = ""
     username: str = ""
     aws: str = ""  # the embedded AWS's endpoint, for the user's own boto3 or aws CLI
@@ -83,6 +86,7 @@ class Tracker:
             "created": self.me.created if self.me else None,
             "phase": self.phase,
             "message": self.message,
+            "error": self.error,
             "url": self.url,
             "username": self.username,
             "aws": self.aws,
@@ -113,6 +117,9 @@ def serve(options: Options, console: Console, live: bool) -> int:
                     _quietly(tracker)  # before the stack stops what was started
         except KeyboardInterrupt:
             return 130
+        except STOPPING as error:
+            tracker.phase, tracker.error = "failed", str(error)
+            raise
         finally:
             if tracker.phase != "failed":
                 tracker.phase = "stopped"
