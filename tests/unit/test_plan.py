@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,6 +187,57 @@ def test_private_git_credentials_are_expanded_from_a_secret() -> None:
 def test_user_config_is_passed_through() -> None:
     config = planned({"spec": {"airflow": {"config": {"core": {"parallelism": "64"}}}}}).config
     assert config["AIRFLOW__CORE__PARALLELISM"] == "64"
+
+
+# Run by Airflow itself: the backend its configuration builds from the rendered environment.
+_LOADED_BACKEND = """
+import json
+from airflow.configuration import conf
+backend = conf._get_custom_secret_backend()
+print(json.dumps({
+    "class": type(backend).__name__,
+    "connections": [backend.connections_prefix, backend.connections_lookup_pattern],
+    "variables": [backend.variables_prefix, backend.variables_lookup_pattern],
+    "config": backend.config_prefix,
+    "region": backend.kwargs.get("region_name"),
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("backend", "connections", "variables"),
+    [
+        ({}, ["airflow/default/minimal/connections", None],
+         ["airflow/default/minimal/variables", None]),
+        ({"connectionsPrefix": "airflow/connections", "variablesPrefix": "airflow/variables",
+          "connectionsLookupPattern": "^warehouse_", "variablesLookupPattern": "^team_"},
+         ["airflow/connections", "^warehouse_"], ["airflow/variables", "^team_"]),
+    ],
+)  # fmt: skip
+def test_the_secrets_backend_airflow_builds_reads_the_spec(
+    backend: dict[str, str],
+    connections: list[str | None],
+    variables: list[str | None],
+    tmp_path: Path,
+) -> None:
+    config = planned({"spec": {"airflow": {"secretsBackend": backend}}}).config
+    env = {**os.environ, **config, "AIRFLOW_HOME": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", _LOADED_BACKEND], env=env, capture_output=True, text=True,
+        check=False, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {
+        "class": "SecretsManagerBackend",
+        "connections": connections,
+        "variables": variables,
+        "config": None,  # no configuration option is looked up
+        "region": REGION,
+    }
+
+
+def test_no_secrets_backend_unless_asked() -> None:
+    assert not [name for name in planned().config if name.startswith("AIRFLOW__SECRETS__")]
 
 
 def test_the_five_components_in_rollout_order() -> None:

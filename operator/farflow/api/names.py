@@ -154,6 +154,11 @@ class AwsNames:
         return {queue.celery: queue.sqs for queue in self.queues}
 
 
+def secret_id(namespace: str, name: str, what: str) -> str:
+    """The Secrets Manager name of the cluster's secret ``what``, or of a prefix below it."""
+    return f"airflow/{namespace}/{name}/{what}"
+
+
 def aws_names(
     namespace: str, name: str, spec: AirflowClusterSpec, log_group: str, uid: str = ""
 ) -> AwsNames:
@@ -164,11 +169,11 @@ def aws_names(
         queues=tuple(_queue(spec, namespace, name, queue) for queue in spec.workers.queues),
         log_group=log_group,
         fargate_profile=spec.fargate.profile.name or resource_name(namespace, name, limit=100),
-        admin_secret_id=f"airflow/{namespace}/{name}/admin",
-        database_secret_id=f"airflow/{namespace}/{name}/database",
-        keys_secret_id=f"airflow/{namespace}/{name}/keys",
+        admin_secret_id=secret_id(namespace, name, "admin"),
+        database_secret_id=secret_id(namespace, name, "database"),
+        keys_secret_id=secret_id(namespace, name, "keys"),
         secret_prefix=f"airflow/{namespace}/",
-        executor_secret_id=f"airflow/{namespace}/{name}/ecs-executor",
+        executor_secret_id=secret_id(namespace, name, "ecs-executor"),
         dag_bucket=_dag_bucket(spec, namespace, name),
         rds=_rds(spec, namespace, name, uid),
         ecs=_ecs(spec, namespace, name),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from farflow.api.names import AwsNames, KubeNames, SecretRef, aws_names
+from farflow.api.names import AwsNames, KubeNames, SecretRef, aws_names, secret_id
 from farflow.api.resource import AirflowCluster
 from farflow.api.spec import (
     AirflowClusterSpec,
@@ -28,6 +29,7 @@ from farflow.api.spec import (
     PodsSpec,
     Resources,
     SchedulerSpec,
+    SecretsBackendSpec,
     SizePreset,
     SqsSpec,
     TriggererSpec,
@@ -109,8 +111,14 @@ class ResolvedImage(ImageSpec):
         return f"{self.repository}:{self.tag}"
 
 
+class ResolvedSecretsBackend(SecretsBackendSpec):
+    connections_prefix: str
+    variables_prefix: str
+
+
 class ResolvedAirflow(AirflowSpec):
     image: ResolvedImage
+    secrets_backend: ResolvedSecretsBackend | None
 
 
 class ResolvedComponent(ComponentSpec):
@@ -282,7 +290,12 @@ def _resolved_spec(spec: AirflowClusterSpec, names: KubeNames) -> ResolvedSpec:
     return _filled(
         spec,
         ResolvedSpec,
-        airflow=_filled(airflow, ResolvedAirflow, image=image),
+        airflow=_filled(
+            airflow,
+            ResolvedAirflow,
+            image=image,
+            secrets_backend=_resolved_secrets_backend(airflow.secrets_backend, names),
+        ),
         api_server=_sized(spec.api_server, ResolvedApiServer, preset.api_server),
         scheduler=_sized(spec.scheduler, ResolvedScheduler, preset.scheduler),
         dag_processor=_sized(spec.dag_processor, ResolvedComponent, preset.dag_processor),
@@ -295,4 +308,19 @@ def _resolved_spec(spec: AirflowClusterSpec, names: KubeNames) -> ResolvedSpec:
             ResolvedLogging,
             cloudwatch=_filled(cloudwatch, ResolvedCloudWatch, log_group=log_group),
         ),
+    )
+
+
+def _resolved_secrets_backend(
+    backend: SecretsBackendSpec | None, names: KubeNames
+) -> ResolvedSecretsBackend | None:
+    """Without prefixes of their own, two clusters of one AWS account read apart."""
+    if backend is None:
+        return None
+    own = partial(secret_id, names.namespace, names.cluster)
+    return _filled(
+        backend,
+        ResolvedSecretsBackend,
+        connections_prefix=backend.connections_prefix or own("connections"),
+        variables_prefix=backend.variables_prefix or own("variables"),
     )

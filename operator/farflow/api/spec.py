@@ -7,6 +7,7 @@ for the user. Defaults here are the defaults everywhere: the CRD carries the sca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,7 @@ from farflow.api.types import (
     LogGroupName,
     MemoryQuantity,
     QueueName,
+    SecretNamePrefix,
     SecurityGroupId,
     SubnetId,
 )
@@ -67,7 +69,6 @@ MANAGED_CONFIG = (
     "scheduler.task_queued_timeout",
     "scheduler.task_instance_heartbeat_timeout",
 )
-_MANAGED_CEL = ", ".join(f"'{key}'" for key in MANAGED_CONFIG)
 MAX_CONTAINER_MEMORY = f"{MAX_MEMORY_MIB - OVERHEAD_MIB}Mi"
 _AS_SET = Field(json_schema_extra={"x-kubernetes-list-type": "set"})
 Executors = Annotated[list[Executor], AfterValidator(no_duplicates), _AS_SET]
@@ -141,12 +142,58 @@ class ImageSpec(SpecModel):
     )
 
 
-def _sets_no_managed_option(config: dict[str, dict[str, str]]) -> bool:
-    return not any(
-        f"{section}.{key}" in MANAGED_CONFIG
-        for section, options in config.items()
-        for key in options
+def _compiles(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"is not a Python regular expression ({error})") from error
+    return pattern
+
+
+LookupPattern = Annotated[str, Field(max_length=1024), AfterValidator(_compiles)]
+# The [secrets] options spec.airflow.secretsBackend writes.
+SECRETS_BACKEND_CONFIG = ("secrets.backend", "secrets.backend_kwargs")
+
+
+class SecretsBackendSpec(SpecModel):
+    """Airflow's AWS Secrets Manager backend, as MWAA documents it: connections and
+    variables are read from secrets named <prefix>/<id> before the metadata database."""
+
+    connections_prefix: SecretNamePrefix | None = Field(
+        None,
+        description="Prefix of the connections' secret names (MWAA's examples use "
+        "airflow/connections). Defaults to airflow/<namespace>/<name>/connections.",
     )
+    variables_prefix: SecretNamePrefix | None = Field(
+        None,
+        description="Prefix of the variables' secret names (MWAA's examples use "
+        "airflow/variables). Defaults to airflow/<namespace>/<name>/variables.",
+    )
+    connections_lookup_pattern: LookupPattern | None = Field(
+        None,
+        description="Python regular expression a connection id must match to be looked up in "
+        "Secrets Manager; others go straight to the database. Default: every id.",
+    )
+    variables_lookup_pattern: LookupPattern | None = Field(
+        None,
+        description="Python regular expression a variable key must match to be looked up in "
+        "Secrets Manager (each lookup is a billed request). Default: every key.",
+    )
+
+
+def _sets_no_managed_option(config: dict[str, dict[str, str]]) -> bool:
+    return not _sets_any(config, MANAGED_CONFIG)
+
+
+def _sets_none_cel(keys: tuple[str, ...]) -> str:
+    """CEL: no option of spec.airflow.config is one of ``keys`` (section.key)."""
+    listed = ", ".join(f"'{key}'" for key in keys)
+    return f"self.config.all(s, self.config[s].all(k, !((s + '.' + k) in [{listed}])))"
+
+
+def _sets_any(config: dict[str, dict[str, str]], keys: tuple[str, ...]) -> bool:
+    return any(f"{section}.{key}" in keys for section, options in config.items() for key in options)
 
 
 def _celery_only() -> list[Executor]:
@@ -164,12 +211,22 @@ class AirflowSpec(SpecModel):
 
     rules = (
         Rule(
-            cel="!has(self.config) || "
-            f"self.config.all(s, self.config[s].all(k, !((s + '.' + k) in [{_MANAGED_CEL}])))",
+            cel=f"!has(self.config) || {_sets_none_cel(MANAGED_CONFIG)}",
             message="config sets an option FarFlow manages ("
             + ", ".join(MANAGED_CONFIG)
             + "); use the matching spec field instead",
             holds=lambda airflow: _sets_no_managed_option(airflow.config),
+            field_path=".config",
+        ),
+        Rule(
+            cel="!has(self.secretsBackend) || !has(self.config) || "
+            + _sets_none_cel(SECRETS_BACKEND_CONFIG),
+            message="config sets secrets.backend or secrets.backend_kwargs, which "
+            "secretsBackend writes: set one of the two",
+            holds=lambda airflow: (
+                airflow.secrets_backend is None
+                or not _sets_any(airflow.config, SECRETS_BACKEND_CONFIG)
+            ),
             field_path=".config",
         ),
         Rule(
@@ -213,6 +270,12 @@ class AirflowSpec(SpecModel):
         description="How long your longest task runs. FarFlow derives from it how long SQS "
         "hides a running task's message, how long a stopping worker may finish its tasks, "
         "how long a task may wait in the queue and when a silent task counts as lost.",
+    )
+    secrets_backend: SecretsBackendSpec | None = Field(
+        None,
+        description="Read connections and variables from AWS Secrets Manager first (the "
+        "Airflow role needs secretsmanager:GetSecretValue on them: "
+        "docs/iam-airflow-policy.json). Unset: the metadata database only.",
     )
     executors: Executors = Field(
         default_factory=_celery_only,

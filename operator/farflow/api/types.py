@@ -141,6 +141,14 @@ LogGroupName = Annotated[
         512,
     ),
 ]
+SecretNamePrefix = Annotated[
+    str,
+    Matching(
+        "[A-Za-z0-9/_+=.@-]{1,400}",
+        "must be the start of a Secrets Manager secret name: letters, digits and /_+=.@-",
+        400,
+    ),
+]
 AcmCertificateArn = Annotated[
     str,
     Matching(

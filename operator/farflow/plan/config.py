@@ -29,6 +29,9 @@ EXECUTOR_CLASSES: dict[Executor, str] = {
     "Kubernetes": "KubernetesExecutor",
     "Ecs": "airflow.providers.amazon.aws.executors.ecs.ecs_executor.AwsEcsExecutor",
 }
+SECRETS_MANAGER_BACKEND = (
+    "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+)
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 # Keys of the Secret of the keys every component shares (FarFlow keeps them in AWS).
@@ -62,6 +65,7 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
         **_dag_bundles(spec.dags, cluster.aws_names.dag_bucket),
         **_ecs_executor(spec, facts),
         **_kubernetes_executor(spec, names),
+        **_secrets_backend(spec, facts.region),
     }
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
@@ -180,6 +184,24 @@ def _logging(facts: AwsFacts) -> Options:
         ("logging", "remote_logging"): "True",
         ("logging", "remote_base_log_folder"): f"cloudwatch://{facts.log_group_arn}",
         ("logging", "remote_log_conn_id"): "aws_default",
+    }
+
+
+def _secrets_backend(spec: ResolvedSpec, region: str) -> Options:
+    backend = spec.airflow.secrets_backend
+    if backend is None:
+        return {}
+    kwargs = {
+        "connections_prefix": backend.connections_prefix,
+        "connections_lookup_pattern": backend.connections_lookup_pattern,
+        "variables_prefix": backend.variables_prefix,
+        "variables_lookup_pattern": backend.variables_lookup_pattern,
+        "config_prefix": None,  # configuration comes from the spec, never from a lookup
+        "region_name": region,
+    }
+    return {
+        ("secrets", "backend"): SECRETS_MANAGER_BACKEND,
+        ("secrets", "backend_kwargs"): json.dumps(kwargs),
     }
 
 
