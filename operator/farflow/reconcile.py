@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from farflow import cleanup, ecs_executor
+from farflow import airflow_objects, cleanup, ecs_executor
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AwsStatus, Condition, MigrationStatus
@@ -29,7 +29,7 @@ from farflow.manifests.config_map import content_hash
 from farflow.manifests.secrets import decoded, encoded
 from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner, owner_value
 from farflow.plan import AwsFacts, Plan, plan
-from farflow.plan.config import SHARED_KEYS
+from farflow.plan.config import SHARED_KEYS, in_cluster_url
 from farflow.rollout import PROGRESS_RETRY, Observed, decide, scaled
 from farflow.scaler import with_last_look
 from farflow.tenancy import admit
@@ -124,11 +124,14 @@ def _converge(
         report,
         prune_extra=complete,
     )
+    synced = _sync_airflow_objects(cluster, planned, gathered.mirrored, kube=kube, report=report)
     if gathered.errors or not _ecs_executor(
         cluster, planned, facts, kube=kube, read=read, report=report, recheck=recheck
     ):
         return AWS_RETRY
-    return SETUP_RETRY if gathered.provisioning else delay
+    if gathered.provisioning:
+        return SETUP_RETRY
+    return delay if synced else min(delay or SETUP_RETRY, SETUP_RETRY)
 
 
 def _profiles_in_use(cluster: ResolvedCluster, kube: Kube) -> set[str]:
@@ -209,6 +212,52 @@ def _ecs_executor(
         report.set("AwsReady", False, "EcsExecutorPending", wanted)
         return False
     return True
+
+
+def _sync_airflow_objects(
+    cluster: ResolvedCluster,
+    planned: Plan,
+    mirrored: Mapping[str, Mapping[str, str]],
+    *,
+    kube: Kube,
+    report: Report,
+) -> bool:
+    """The declared pools, variables and connections, once the API server serves; nothing
+    when none is declared and none FarFlow created is left to delete. False while they are
+    not as declared."""
+    previous = report.previous.airflow_objects
+    if not airflow_objects.declares_any(cluster.spec.airflow) and not (
+        previous and previous.created
+    ):
+        return True
+    serving = report.conditions.get("ApiServerAvailable")
+    if serving is None or not serving.holds:
+        message = "waiting for the API server to serve"
+        report.set("AirflowObjectsSynced", False, "WaitingForApiServer", message)
+        return False
+    password = _admin_password(planned, mirrored, kube)
+    if password is None:
+        message = f"Secret {planned.admin_password.name} has no key {planned.admin_password.key}"
+        report.set("AirflowObjectsSynced", False, "SecretNotFound", message)
+        return False
+    wanted = airflow_objects.declared(
+        cluster.spec.airflow, airflow_objects.secret_reader(cluster, kube)
+    )
+    url = in_cluster_url(cluster.spec, cluster.names)
+    endpoint = airflow_objects.Endpoint(url, cluster.spec.admin.username, password)
+    report.airflow_objects, synced = airflow_objects.sync(endpoint, wanted, previous)
+    report.record([synced])
+    return synced.holds
+
+
+def _admin_password(
+    planned: Plan, mirrored: Mapping[str, Mapping[str, str]], kube: Kube
+) -> str | None:
+    ref = planned.admin_password
+    if ref.key in mirrored.get(ref.name, {}):
+        return mirrored[ref.name][ref.key]
+    data = (kube.get("v1", "Secret", ref.name, planned.names.namespace) or {}).get("data") or {}
+    return decoded(data).get(ref.key)
 
 
 def _user_database_secret(

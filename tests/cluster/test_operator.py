@@ -207,6 +207,28 @@ def test_suspend_scales_to_zero_and_keeps_data(
     assert kept["data"] == secret["data"]
 
 
+def test_declared_pools_wait_for_airflow_and_say_where_it_did_not_answer(
+    local_cluster: Any, namespace: str, operator: Operator
+) -> None:
+    """The control plane's pods run no Airflow: the operator tries once the API server is
+    available, says where it found none, and the cluster stays Running."""
+    apply_cluster(local_cluster, namespace, {"spec": {"airflow": {"pools": [
+        {"name": "loads", "slots": 2}]}}})  # fmt: skip
+    wait_ready(local_cluster, namespace)
+
+    def synced() -> dict[str, Any]:
+        status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
+        return next(c for c in status["conditions"] if c["type"] == "AirflowObjectsSynced")
+
+    wait_for(lambda: synced()["reason"] == "AirflowUnreachable", 60, "AirflowObjectsSynced")
+    url = f"http://minimal-api-server.{namespace}.svc.cluster.local:8080"
+    assert synced()["status"] == "False"
+    assert synced()["message"].startswith(f"cannot sign in to Airflow at {url}: ")
+    status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
+    assert status["phase"] == "Running"  # advisory: Airflow itself serves
+    assert "airflowObjects" not in status  # nothing was created
+
+
 def test_missing_database_secret_is_reported(
     local_cluster: Any, namespace: str, operator: Operator
 ) -> None:

@@ -17,6 +17,7 @@ from farflow.api.rules import Immutable, Rule, SpecModel, named_or_created, no_d
 from farflow.api.timeouts import MARGIN_SECONDS
 from farflow.api.types import (
     AcmCertificateArn,
+    AirflowKey,
     AirflowVersion,
     AwsRegion,
     BucketName,
@@ -38,6 +39,7 @@ from farflow.api.types import (
     MemoryQuantity,
     QueueName,
     SecretNamePrefix,
+    SecretsManagerArn,
     SecurityGroupId,
     SubnetId,
 )
@@ -182,6 +184,70 @@ class SecretsBackendSpec(SpecModel):
     )
 
 
+def _named_once(items: list[Any]) -> list[Any]:
+    no_duplicates([item.name for item in items])
+    return items
+
+
+def _keyed_by_name(description: str) -> Any:
+    """A list of objects with unique names, merged by name on a server-side apply."""
+    schema: dict[str, Any] = {
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+    }
+    return Field(
+        default_factory=list, max_length=100, description=description, json_schema_extra=schema
+    )
+
+
+class PoolSpec(SpecModel):
+    """An Airflow pool FarFlow keeps as declared."""
+
+    name: AirflowKey = Field(description="Pool name (default_pool sets the default's slots).")
+    slots: int = Field(ge=-1, le=100000, description="Task slots; -1 for unlimited.")
+    description: str = Field("", max_length=1024, description="Shown in the UI.")
+    include_deferred: bool = Field(False, description="Deferred tasks take a slot too.")
+
+
+class VariableSpec(SpecModel):
+    """An Airflow variable FarFlow keeps as declared (a literal: keep secrets in
+    connections, or in Secrets Manager with secretsBackend)."""
+
+    name: AirflowKey = Field(description="Variable key.")
+    value: str = Field(max_length=32768, description="Value, as Variable.get returns it.")
+    description: str = Field("", max_length=1024, description="Shown in the UI.")
+
+
+class ConnectionSpec(SpecModel):
+    """An Airflow connection FarFlow keeps as declared, read from a Kubernetes Secret or a
+    Secrets Manager secret holding it in Airflow's JSON form ({"conn_type": ..., "host": ...,
+    "login": ..., "password": ..., "port": ..., "schema": ..., "extra": {...}})."""
+
+    rules = (
+        Rule(
+            cel="has(self.secretKeyRef) != has(self.secretsManagerArn)",
+            message="set exactly one of secretKeyRef or secretsManagerArn",
+            holds=lambda c: (c.secret_key_ref is None) != (c.secrets_manager_arn is None),
+        ),
+    )
+
+    name: AirflowKey = Field(description="Connection id.")
+    secret_key_ref: SecretKeySelector | None = Field(
+        None, description="A key of a Secret in this namespace holding the connection."
+    )
+    secrets_manager_arn: SecretsManagerArn | None = Field(
+        None,
+        description="A Secrets Manager secret holding the connection; its name must start "
+        "with airflow/<namespace>/ (the operator reads it for this namespace only).",
+    )
+    description: str = Field("", max_length=1024, description="Shown in the UI.")
+
+
+Pools = Annotated[list[PoolSpec], AfterValidator(_named_once)]
+Variables = Annotated[list[VariableSpec], AfterValidator(_named_once)]
+Connections = Annotated[list[ConnectionSpec], AfterValidator(_named_once)]
+
+
 def _sets_no_managed_option(config: dict[str, dict[str, str]]) -> bool:
     return not _sets_any(config, MANAGED_CONFIG)
 
@@ -276,6 +342,17 @@ class AirflowSpec(SpecModel):
         description="Read connections and variables from AWS Secrets Manager first (the "
         "Airflow role needs secretsmanager:GetSecretValue on them: "
         "docs/iam-airflow-policy.json). Unset: the metadata database only.",
+    )
+    pools: Pools = _keyed_by_name(
+        "Pools FarFlow creates and keeps as declared: one edited in Airflow is set back on "
+        "the next resync, one removed from this list is deleted (only those FarFlow created)."
+    )
+    variables: Variables = _keyed_by_name(
+        "Variables FarFlow creates and keeps as declared, like pools."
+    )
+    connections: Connections = _keyed_by_name(
+        "Connections FarFlow creates and keeps as declared, like pools; never a literal "
+        "password: each is read from a Secret or Secrets Manager."
     )
     executors: Executors = Field(
         default_factory=_celery_only,

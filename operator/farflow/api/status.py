@@ -32,6 +32,7 @@ ConditionType = Literal[
     "Reconciled",
     "Deleting",
     "DatabaseUpToDate",
+    "AirflowObjectsSynced",
 ]
 
 
@@ -117,6 +118,24 @@ class AwsStatus(StatusModel):
     ecs_cluster: str | None = Field(None, description="ARN of the ECS cluster.")
 
 
+class AirflowObjectsStatus(StatusModel):
+    """The pools, variables and connections of spec.airflow FarFlow created in Airflow: it
+    deletes only these when they leave the spec."""
+
+    pools: list[str] = Field(default_factory=list, description="Pools FarFlow created.")
+    variables: list[str] = Field(default_factory=list, description="Variables FarFlow created.")
+    connections: list[str] = Field(default_factory=list, description="Connections FarFlow created.")
+    written: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per kind, a digest of the declared objects last written: a change of "
+        "the spec or of a connection's secret writes them again.",
+    )
+
+    @property
+    def created(self) -> bool:
+        return bool(self.pools or self.variables or self.connections)
+
+
 class AirflowClusterStatus(StatusModel):
     """What the operator observed of the cluster."""
 
@@ -135,3 +154,6 @@ class AirflowClusterStatus(StatusModel):
     workers: WorkersStatus = Field(default_factory=WorkersStatus, description="Celery workers.")
     migration: MigrationStatus | None = Field(None, description="The database migration.")
     aws: AwsStatus | None = Field(None, description="The AWS resources of the cluster.")
+    airflow_objects: AirflowObjectsStatus | None = Field(
+        None, description="The declared pools, variables and connections FarFlow created."
+    )

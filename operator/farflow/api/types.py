@@ -141,6 +141,23 @@ LogGroupName = Annotated[
         512,
     ),
 ]
+AirflowKey = Annotated[
+    str,
+    Matching(
+        "[A-Za-z0-9_.-]{1,250}",
+        "must be an Airflow key: letters, digits, '_', '.' and '-', at most 250 characters",
+        250,
+    ),
+]
+SecretsManagerArn = Annotated[
+    str,
+    Matching(
+        "arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+",
+        "must be a Secrets Manager secret ARN such as "
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow/team-a/warehouse-AbCdEf",
+        2048,
+    ),
+]
 SecretNamePrefix = Annotated[
     str,
     Matching(

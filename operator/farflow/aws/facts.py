@@ -191,7 +191,7 @@ def _database(gathered: Gathered, cluster: ResolvedCluster, region: str) -> _Dat
     if wanted is None or rds_names is None:
         return _Database(None, ready=True)  # the user's Secret; reconcile checks it exists
     identifier = rds_names.instance
-    if not _may_read(wanted.master_password_secret, names.secret_prefix):
+    if not may_read(wanted.master_password_secret, names.secret_prefix):
         message = (
             f"database.rds.masterPasswordSecret must be a secret named {names.secret_prefix}..."
             ": secrets outside the cluster's namespace are other teams'"
@@ -223,7 +223,7 @@ def _database(gathered: Gathered, cluster: ResolvedCluster, region: str) -> _Dat
     return _Database(status, ready=True)
 
 
-def _may_read(secret: str | None, prefix: str) -> bool:
+def may_read(secret: str | None, prefix: str) -> bool:
     """Whether the cluster may name this secret: none, or one under its namespace's prefix
     (by name or by ARN)."""
     name = secret.partition(":secret:")[2] if secret and secret.startswith("arn:") else secret

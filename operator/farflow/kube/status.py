@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from farflow.api.status import (
     AirflowClusterStatus,
+    AirflowObjectsStatus,
     AwsStatus,
     Condition,
     ConditionType,
@@ -25,8 +26,9 @@ from farflow.api.status import (
 # Every condition Ready depends on, in the order a reconcile settles them; Reconciled says
 # whether the last pass got through, which a passing fault does not make the cluster less.
 SUMMARY: tuple[ConditionType, ...] = ("Ready", "Reconciled", "Deleting")
-# Shown where they apply (an RDS instance FarFlow made), without holding Ready.
-ADVISORY: tuple[ConditionType, ...] = ("DatabaseUpToDate",)
+# Shown where they apply (an RDS instance FarFlow made, pools, variables or connections
+# declared), without holding Ready.
+ADVISORY: tuple[ConditionType, ...] = ("DatabaseUpToDate", "AirflowObjectsSynced")
 PARTS: tuple[ConditionType, ...] = tuple(
     c for c in get_args(ConditionType) if c not in (*SUMMARY, *ADVISORY)
 )
@@ -58,6 +60,7 @@ class Report:
     workers: WorkersStatus | None = None
     aws: AwsStatus | None = None  # identifiers of the AWS resources
     migration: MigrationStatus | None = None
+    airflow_objects: AirflowObjectsStatus | None = None  # what FarFlow created in Airflow
 
     def record(self, conditions: Iterable[Condition]) -> None:
         self.conditions.update((condition.type, condition) for condition in conditions)
@@ -97,6 +100,7 @@ class Report:
             workers=self.workers or self.previous.workers,
             aws=self.aws or self.previous.aws,
             migration=self.migration or self.previous.migration,
+            airflow_objects=self.airflow_objects or self.previous.airflow_objects,
         )
 
     def _ready_condition(self) -> Condition:

@@ -127,9 +127,14 @@ def in_cluster_service(spec: ResolvedSpec, names: KubeNames) -> str:
     return names.of("api") if spec.api_server.service.tls else names.service
 
 
-def _core(spec: ResolvedSpec, names: KubeNames) -> Options:
+def in_cluster_url(spec: ResolvedSpec, names: KubeNames) -> str:
+    """The API server's URL for clients in the cluster: the workers, the operator."""
     service = in_cluster_service(spec, names)
-    service_url = f"http://{service}.{names.namespace}.svc.cluster.local:{API_PORT}"
+    return f"http://{service}.{names.namespace}.svc.cluster.local:{API_PORT}"
+
+
+def _core(spec: ResolvedSpec, names: KubeNames) -> Options:
+    service_url = in_cluster_url(spec, names)
     return {
         ("core", "executor"): ",".join(EXECUTOR_CLASSES[e] for e in spec.airflow.executors),
         ("core", "execution_api_server_url"): f"{service_url}/execution/",
