@@ -153,14 +153,20 @@ def _source(connection: ConnectionSpec) -> str:
     return f"Secrets Manager secret {connection.secrets_manager_arn}"
 
 
-def secret_reader(cluster: ResolvedCluster, kube: Kube) -> Callable[[ConnectionSpec], str]:
+def secret_reader(cluster: ResolvedCluster, kube: Kube | None) -> Callable[[ConnectionSpec], str]:
     """Reads a declared connection's secret: a key of a Secret in the cluster's namespace, or
     a Secrets Manager secret named for that namespace (the operator reads it for the cluster,
-    so another namespace's are out of reach)."""
+    so another namespace's are out of reach). Without Kubernetes (`farflow dev`), only the
+    latter."""
 
     def read(connection: ConnectionSpec) -> str:
         ref, arn = connection.secret_key_ref, connection.secrets_manager_arn
-        if ref is not None:
+        if ref is not None and kube is None:
+            raise ValueError(
+                f"Secret {ref.name} is Kubernetes', which farflow dev has not: give the "
+                "connection a secretsManagerArn of the embedded AWS to use it here"
+            )
+        if ref is not None and kube is not None:
             data = (kube.get("v1", "Secret", ref.name, cluster.namespace) or {}).get("data")
             if data is None or ref.key not in data:
                 raise ValueError(f"Secret {ref.name} has no key {ref.key}")

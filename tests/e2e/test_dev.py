@@ -71,8 +71,16 @@ def test_status_shows_every_component_running(dev: DevCluster) -> None:
     assert f"password {dev.password}" in shown.stdout
 
 
-def test_etl_celery_runs_on_the_worker_through_sqs(dev: DevCluster) -> None:
+def test_the_declared_variable_is_in_airflow_before_up_says_it_is_up(dev: DevCluster) -> None:
     dev.ensure_up()
+    variable = dev.api.request("GET", "/api/v2/variables/data_bucket")
+    assert variable["value"] == "farflow-example-data"
+    assert variable["description"].startswith("the bucket etl_celery reads")
+    assert "as declared" in (dev.state_dir / "logs" / "up.log").read_text()
+
+
+def test_etl_celery_runs_on_the_worker_through_sqs(dev: DevCluster) -> None:
+    dev.ensure_up()  # its orders' bucket is the declared variable data_bucket
     run_id = run_to_success(dev, "etl_celery")
     assert dev.api.task_states("etl_celery", run_id) == dict.fromkeys(
         ("extract", "transform", "load"), "success"

@@ -20,7 +20,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
+from farflow import airflow_objects
 from farflow.api.resolve import ResolvedCluster
+from farflow.api.status import AirflowObjectsStatus
 from farflow.aws import secrets
 from farflow.aws.facts import Known
 from farflow.dev import checks
@@ -112,7 +114,7 @@ def serve(options: Options, console: Console, live: bool) -> int:
             with ExitStack() as stack:
                 try:
                     password = _start(options, resolved, dags, tracker, stack)
-                    _supervise(tracker, console, live, password)
+                    _supervise(tracker, console, live, password, resolved)
                 finally:
                     _quietly(tracker)  # before the stack stops what was started
         except KeyboardInterrupt:
@@ -258,13 +260,16 @@ def _username(rendered: Rendered) -> str:
     return rendered.resolved.spec.admin.username
 
 
-def _supervise(tracker: Tracker, console: Console, live: bool, password: str) -> NoReturn:
+def _supervise(
+    tracker: Tracker, console: Console, live: bool, password: str, resolved: ResolvedCluster
+) -> NoReturn:
     """Waits for the UI, says so (with the password, on the terminal only), then keeps the
     components running."""
     supervisor = tracker.supervisor
     assert supervisor is not None
     with _display(console, live, tracker) as refresh:
         _wait_ready(tracker, supervisor, refresh)
+        _sync_declared(resolved, tracker, password)
         tracker.phase, tracker.message = "running", f"the UI is at {tracker.url}"
         tracker.save()
         if live:
@@ -274,6 +279,25 @@ def _supervise(tracker: Tracker, console: Console, live: bool, password: str) ->
             tracker.save()
             refresh()
             time.sleep(1)
+
+
+def _sync_declared(resolved: ResolvedCluster, tracker: Tracker, password: str) -> None:
+    """The pools, variables and connections the manifest declares, kept as the operator
+    keeps them, with what FarFlow created remembered in the state directory; a failure is
+    said, and `up` goes on."""
+    airflow = resolved.spec.airflow
+    if not airflow_objects.declares_any(airflow):
+        return
+    devdir = tracker.devdir
+    saved = devdir.read_secrets().get("airflow_objects")
+    known = AirflowObjectsStatus.model_validate(saved) if saved else None
+    wanted = airflow_objects.declared(airflow, airflow_objects.secret_reader(resolved, None))
+    endpoint = airflow_objects.Endpoint(tracker.url, tracker.username, password)
+    created, synced = airflow_objects.sync(endpoint, wanted, known)
+    if created is not None:
+        devdir.write_secrets({**devdir.read_secrets(), "airflow_objects": created.model_dump()})
+    outcome = "" if synced.holds else "not all as declared: "
+    tracker.step(f"pools, variables and connections: {outcome}{synced.message}")
 
 
 def _wait_ready(tracker: Tracker, supervisor: Supervisor, refresh: Callable[[], None]) -> None:
