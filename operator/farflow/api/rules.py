@@ -19,7 +19,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -49,6 +49,19 @@ def named_or_created(field: str, what: str) -> Rule:
         message=f"name an existing {what} or set create: true",
         holds=lambda model: model.create or getattr(model, field) is not None,
         field_path=f".{field}",
+    )
+
+
+def exactly_one_of(first: str, second: str, message: str = "") -> Rule:
+    """One of two optional fields, not both, not neither (``first`` and ``second`` are the
+    wire names; the Python ones are their snake_case)."""
+    names = (to_snake(first), to_snake(second))
+    return Rule(
+        cel=f"has(self.{first}) != has(self.{second})",
+        message=message or f"set exactly one of {first} or {second}",
+        holds=lambda model: (
+            (getattr(model, names[0]) is None) != (getattr(model, names[1]) is None)
+        ),
     )
 
 

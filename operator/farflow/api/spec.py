@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from farflow.api.rules import Immutable, Rule, SpecModel, named_or_created, no_duplicates
+from farflow.api.rules import (
+    Immutable,
+    Rule,
+    SpecModel,
+    exactly_one_of,
+    named_or_created,
+    no_duplicates,
+)
 from farflow.api.timeouts import MARGIN_SECONDS
 from farflow.api.types import (
     AcmCertificateArn,
@@ -111,13 +118,7 @@ class EnvVarSource(SpecModel):
 class EnvVar(SpecModel):
     """An extra environment variable for every Airflow container."""
 
-    rules = (
-        Rule(
-            cel="has(self.value) != has(self.valueFrom)",
-            message="set exactly one of value or valueFrom",
-            holds=lambda env: (env.value is None) != (env.value_from is None),
-        ),
-    )
+    rules = (exactly_one_of("value", "valueFrom"),)
 
     name: EnvVarName = Field(description="Variable name.")
     value: str | None = Field(None, max_length=32768, description="Literal value.")
@@ -223,13 +224,7 @@ class ConnectionSpec(SpecModel):
     Secrets Manager secret holding it in Airflow's JSON form ({"conn_type": ..., "host": ...,
     "login": ..., "password": ..., "port": ..., "schema": ..., "extra": {...}})."""
 
-    rules = (
-        Rule(
-            cel="has(self.secretKeyRef) != has(self.secretsManagerArn)",
-            message="set exactly one of secretKeyRef or secretsManagerArn",
-            holds=lambda c: (c.secret_key_ref is None) != (c.secrets_manager_arn is None),
-        ),
-    )
+    rules = (exactly_one_of("secretKeyRef", "secretsManagerArn"),)
 
     name: AirflowKey = Field(description="Connection id.")
     secret_key_ref: SecretKeySelector | None = Field(
@@ -499,11 +494,11 @@ class DatabaseSpec(SpecModel):
     """The Airflow metadata database: exactly one of rds or connectionSecretRef."""
 
     rules = (
-        Rule(
-            cel="has(self.rds) != has(self.connectionSecretRef)",
-            message="set exactly one of rds (an RDS instance FarFlow manages) or "
+        exactly_one_of(
+            "rds",
+            "connectionSecretRef",
+            "set exactly one of rds (an RDS instance FarFlow manages) or "
             "connectionSecretRef (an existing database)",
-            holds=lambda db: (db.rds is None) != (db.connection_secret_ref is None),
         ),
     )
 
