@@ -53,6 +53,47 @@ def test_a_crashing_component_is_restarted_until_it_is_said_to_keep_failing(
     assert not [pid for pid in left if _alive(pid)]
 
 
+def test_failed_liveness_restarts_a_component_and_failed_readiness_shows_it_unready(
+    tmp_path: Path,
+) -> None:
+    alive, ready = tmp_path / "alive", tmp_path / "ready"
+    alive.touch()
+    ready.touch()
+
+    def checking(path: Path) -> dict[str, object]:
+        return {"exec": {"command": ["test", "-f", str(path)]}, "periodSeconds": 1,
+                "failureThreshold": 2, "timeoutSeconds": 1}  # fmt: skip
+
+    sleeper = LocalProcess(
+        "sleeper", ("/bin/sleep", "300"), {"PATH": "/usr/bin:/bin"},
+        probes={"livenessProbe": checking(alive), "readinessProbe": checking(ready)},
+    )  # fmt: skip
+    lines: list[str] = []
+    supervisor = Supervisor(tmp_path, lines.append)
+    supervisor.start([sleeper])
+    component = supervisor.components["sleeper"]
+
+    def shown() -> str:
+        supervisor.tick()
+        return str(component.as_json()["state"])
+
+    try:
+        wait_until(lambda: shown() == "running", 30, "the sleeper running", 0.2)
+        ready.unlink()
+        wait_until(lambda: shown() == "unready", 30, "the sleeper unready", 0.2)
+        assert component.restarts == 0  # readiness restarts nothing
+        ready.touch()
+        wait_until(lambda: shown() == "running", 30, "the sleeper ready again", 0.2)
+        first = component.process.popen.pid if component.process and component.process.popen else 0
+        alive.unlink()
+        wait_until(lambda: bool(shown()) and component.restarts == 1, 30, "a restart", 0.2)
+    finally:
+        supervisor.stop()
+    assert component.last_error.startswith("liveness probe failed 2 times")
+    assert not _alive(first)
+    assert any(line.startswith("sleeper ended (liveness probe failed") for line in lines)
+
+
 def _alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

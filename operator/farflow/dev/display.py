@@ -13,6 +13,7 @@ STYLES = {
     "initializing": "cyan",
     "starting": "cyan",
     "running": "green",
+    "unready": "yellow",
     "restarting": "yellow",
     "failing": "bold red",
     "stopped": "dim",

@@ -1,9 +1,11 @@
 """The components as supervised processes, as the kubelet keeps a pod's containers: a
 container counts as started once its startup probe passes (tried each second here, where
 the kubelet waits periodSeconds), one whose process ends is started again after a doubling
-back-off, its log file goes on, and when it keeps failing a line says so. When a
-container's main process ends, every process it left (as a pod's end takes its whole
-process tree) is ended too. Liveness and readiness probes are not run."""
+back-off, its log file goes on, and when it keeps failing a line says so. Once running,
+its liveness and readiness probes run on their schedule: failureThreshold liveness failures
+in a row stop and restart it, as the kubelet does, and failed readiness shows it unready.
+When a container's main process ends, every process it left (as a pod's end takes its
+whole process tree) is ended too."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ FIRST_BACKOFF = 1.0  # seconds before the first restart; doubled after each fail
 MAX_BACKOFF = 30.0
 FAILING_AFTER = 3  # restarts in a row without staying up: "keeps failing"
 STEADY = 60.0  # seconds up after which a component's earlier crashes are forgotten
+PERIODIC = ("livenessProbe", "readinessProbe")  # run on their schedule once started
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Supervised:
     last_error: str = ""
     restart_at: float = 0.0  # monotonic
     members: dict[int, Recorded] = field(default_factory=dict)  # its process tree
+    ready: bool = True  # its readiness probe's verdict (none: ready)
+    due: dict[str, float] = field(default_factory=dict)  # probe kind -> next try (monotonic)
+    failures: dict[str, int] = field(default_factory=dict)  # probe kind -> failures in a row
 
     @property
     def name(self) -> str:
@@ -51,11 +57,30 @@ class Supervised:
         self.started, self.state = time.time(), "starting"
         self.watch()
 
-    def probe_startup(self) -> None:
-        """Running once the startup probe passes (at once without one)."""
+    def probe_startup(self, now: float) -> None:
+        """Running once the startup probe passes (at once without one); the other probes
+        start from then."""
         probe = self.local.probes.get("startupProbe")
         if probe is None or probes.attempt(probe, self.local.env).ok:
-            self.state = "running"
+            self.state, self.ready, self.failures = "running", True, {}
+            self.due = dict.fromkeys(PERIODIC, now)
+
+    def probe_periodic(self, now: float) -> str | None:
+        """The liveness and readiness probes that are due; why liveness failed the
+        container, when it did."""
+        for kind in PERIODIC:
+            probe = self.local.probes.get(kind)
+            if probe is None or now < self.due.get(kind, now):
+                continue
+            self.due[kind] = now + probe.get("periodSeconds", 10)
+            tried = probes.attempt(probe, self.local.env)
+            self.failures[kind] = 0 if tried.ok else self.failures.get(kind, 0) + 1
+            failed = self.failures[kind] >= probe.get("failureThreshold", 3)
+            if kind == "readinessProbe":
+                self.ready = tried.ok or not failed
+            elif failed:
+                return f"liveness probe failed {self.failures[kind]} times: {tried.detail}"
+        return None
 
     def watch(self) -> None:
         """Remembers the process tree, so what outlives the main process can be ended."""
@@ -75,7 +100,7 @@ class Supervised:
         popen = self.process.popen if self.process else None
         return {
             "name": self.name,
-            "state": self.state,
+            "state": "unready" if self.state == "running" and not self.ready else self.state,
             "pid": popen.pid if popen else None,
             "started": self.started,
             "restarts": self.restarts,
@@ -125,28 +150,39 @@ class Supervisor:
         if code is None:
             component.watch()
             if component.state == "starting":
-                component.probe_startup()
+                component.probe_startup(now)
+            elif (unhealthy := component.probe_periodic(now)) is not None:
+                self._unhealthy(component, unhealthy, now)
+                return
             if component.started and time.time() - component.started > STEADY:
                 component.crashes = 0
             return
-        self._crashed(component, code, now)
+        self._crashed(component, f"exit {code}: {tail(component.log, 1)}", now)
 
-    def _crashed(self, component: Supervised, code: int, now: float) -> None:
+    def _unhealthy(self, component: Supervised, why: str, now: float) -> None:
+        """Stopped as the kubelet stops a container its liveness probe failed, then
+        restarted like one that exited."""
+        assert component.process is not None
+        component.process.stop()
+        self._crashed(component, why, now)
+
+    def _crashed(self, component: Supervised, error: str, now: float) -> None:
         """Its tree ended, its restart scheduled after the back-off, and a line said."""
         component.end_leftovers()
         component.crashes += 1
-        last_lines = tail(component.log, 1)
-        component.last_error = f"exit {code}: {last_lines}"[:300]
+        component.last_error = error[:300]
         backoff = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (component.crashes - 1))
         component.restart_at = now + backoff
         component.state = "failing" if component.crashes >= FAILING_AFTER else "restarting"
         if component.crashes == FAILING_AFTER:
             self.notify(
-                f"{component.name} keeps failing ({component.crashes} exits in a row, the last "
+                f"{component.name} keeps failing ({component.crashes} ends in a row, the last "
                 f"{component.last_error}); its log: {component.log}"
             )
         else:
-            self.notify(f"{component.name} exited ({code}); restarting in {backoff:.0f} s")
+            self.notify(
+                f"{component.name} ended ({component.last_error}); restarting in {backoff:.0f} s"
+            )
 
     def started(self) -> bool:
         """Every component is running, its startup probe passed."""

@@ -320,7 +320,7 @@ def _cannot_start(failing: list[Supervised], tracker: Tracker) -> str:
     component = failing[0]
     tracker.message = f"{component.name} cannot start"
     return (
-        f"{component.name} cannot start: it exited {component.crashes} times "
+        f"{component.name} cannot start: it ended {component.crashes} times "
         f"({component.last_error}). The end of its log, {component.log}:\n{tail(component.log, 25)}"
     )
 
