@@ -8,6 +8,8 @@ import json
 import boto3
 import pytest
 
+from farflow.airflow_objects import declared, secret_reader
+from farflow.api import parse, resolve
 from farflow.aws.secrets import (
     delete_secret,
     ensure_secret,
@@ -17,6 +19,7 @@ from farflow.aws.secrets import (
 )
 from farflow.aws.session import TAG_KEY, AwsError
 from tests.aws.moto_env import OWNER, unique
+from tests.cases import MINIMAL, load, merged
 from tests.fixtures.aws import REGION
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 
@@ -138,3 +141,26 @@ def test_a_mirror_never_writes_into_a_secret_not_ours(aws: AwsProxy) -> None:
     assert raised.value.reason == "SecretNotOwned"
     assert "value-that-must-not-leak" not in str(raised.value)
     assert stored(secret) == "theirs"
+
+
+def test_a_declared_connection_is_read_from_its_namespaces_secrets_only(aws: AwsProxy) -> None:
+    namespace = unique("ns")
+    stored = json.dumps({"conn_type": "postgres", "host": "warehouse.internal"})
+    manager = boto3.client("secretsmanager")
+    ours = manager.create_secret(Name=f"airflow/{namespace}/warehouse", SecretString=stored)
+    theirs = manager.create_secret(Name=f"airflow/{unique('ns')}/warehouse", SecretString=stored)
+    gone = ours["ARN"].replace("/warehouse", "/gone")
+    connections = [{"name": name, "secretsManagerArn": arn}
+                   for name, arn in (("ours", ours["ARN"]), ("theirs", theirs["ARN"]),
+                                     ("gone", gone))]  # fmt: skip
+    spec = {"airflow": {"connections": connections}}
+    manifest = merged(load(MINIMAL), {"metadata": {"namespace": namespace}, "spec": spec})
+    cluster = resolve(parse(manifest))
+
+    wanted = declared(cluster.spec.airflow, secret_reader(cluster, kube=None))
+
+    assert wanted.bodies["connections"]["ours"]["host"] == "warehouse.internal"
+    assert wanted.unreadable == {
+        "theirs": f"secretsManagerArn must name a secret airflow/{namespace}/...",
+        "gone": f"Secrets Manager has no secret {gone}",
+    }
