@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from farflow.api.status import AwsStatus, NamedState, WorkersStatus
+from farflow.api.status import AirflowObjectsStatus, AwsStatus, NamedState, WorkersStatus
 from farflow.kube.status import PARTS, Report, changed, previous_status, wire
 from tests.cases import ROOT
 
@@ -121,6 +121,11 @@ def every_kind_of_status() -> list[Report]:
         fargate_profile=NamedState(name="farflow-ns-a-1234abcd", status="ACTIVE"),
         ecs_cluster="arn:aws:ecs:eu-west-1:1:cluster/farflow-ns-a",
     )
+    running.airflow_objects = AirflowObjectsStatus(
+        pools=["loads"], variables=["greeting"], connections=["warehouse"],
+        written={"pools": "0123456789abcdef"},
+    )  # fmt: skip
+    running.set("AirflowObjectsSynced", True, "Synced", "1 pools, 1 variables, 1 connections")
     invalid = new_report({}, 3)
     invalid.invalid = "spec.x: bad"
     failed = new_report({}, 4)
