@@ -79,7 +79,10 @@ class Kind:
 
 
 def _pool_patch(body: Body) -> Any:
-    return airflow.PoolPatchBody.from_dict({k: v for k, v in body.items() if k != "name"})
+    """A pool's update names it `pool`, where its create says `name`."""
+    return airflow.PoolPatchBody.from_dict(
+        {("pool" if key == "name" else key): value for key, value in body.items()}
+    )
 
 
 KINDS = (

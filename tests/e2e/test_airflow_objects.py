@@ -89,7 +89,8 @@ def test_declared_objects_are_kept_as_declared(
         "greeting": "hello", "host": "warehouse.internal", "has_password": True,
     }  # fmt: skip
 
-    stack.api.request("PATCH", "/api/v2/pools/e2e_loads", {"slots": 7})  # drift, by hand
+    by_hand = {"pool": "e2e_loads", "slots": 7, "include_deferred": False}
+    stack.api.request("PATCH", "/api/v2/pools/e2e_loads", by_hand)  # drift
     edited = copy.deepcopy(DECLARED)
     edited["variables"][0]["value"] = "bonjour"
     assert syncing.apply(edited).holds

@@ -15,7 +15,7 @@ from farflow.dev.up import STOPPING, Options, serve
 
 def up(args: argparse.Namespace) -> int:
     options = Options(args.filename, args.dags, args.port, args.state_dir, args.s3)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # a line of up.log stays one line
     if args.detach:
         return _guarded(lambda: commands.detach(options, console))
     return _guarded(lambda: serve(options, console, live=not args.in_background))
