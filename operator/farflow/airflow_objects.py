@@ -156,6 +156,13 @@ def _source(connection: ConnectionSpec) -> str:
     return f"Secrets Manager secret {connection.secrets_manager_arn}"
 
 
+def secret_value(kube: Kube, name: str, namespace: str, key: str) -> str | None:
+    """One key of a live Secret, decoded alone (another key may hold bytes); None when the
+    Secret or the key is missing."""
+    data = (kube.get("v1", "Secret", name, namespace) or {}).get("data") or {}
+    return decoded({key: data[key]})[key] if key in data else None
+
+
 def secret_reader(cluster: ResolvedCluster, kube: Kube | None) -> Callable[[ConnectionSpec], str]:
     """Reads a declared connection's secret: a key of a Secret in the cluster's namespace, or
     a Secrets Manager secret named for that namespace (the operator reads it for the cluster,
@@ -170,10 +177,10 @@ def secret_reader(cluster: ResolvedCluster, kube: Kube | None) -> Callable[[Conn
                 "connection a secretsManagerArn of the embedded AWS to use it here"
             )
         if ref is not None and kube is not None:
-            data = (kube.get("v1", "Secret", ref.name, cluster.namespace) or {}).get("data")
-            if data is None or ref.key not in data:
+            value = secret_value(kube, ref.name, cluster.namespace, ref.key)
+            if value is None:
                 raise ValueError(f"Secret {ref.name} has no key {ref.key}")
-            return decoded({ref.key: data[ref.key]})[ref.key]
+            return value
         assert arn is not None  # the spec holds exactly one source
         prefix = cluster.aws_names.secret_prefix
         if not may_read(arn, prefix):

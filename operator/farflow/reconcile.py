@@ -256,8 +256,7 @@ def _admin_password(
     ref = planned.admin_password
     if ref.key in mirrored.get(ref.name, {}):
         return mirrored[ref.name][ref.key]
-    data = (kube.get("v1", "Secret", ref.name, planned.names.namespace) or {}).get("data") or {}
-    return decoded(data).get(ref.key)
+    return airflow_objects.secret_value(kube, ref.name, planned.names.namespace, ref.key)
 
 
 def _user_database_secret(
