@@ -4,6 +4,7 @@ start stops `up` with its log's tail, and nothing is left running."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -125,13 +126,16 @@ def test_a_component_that_cannot_start_stops_up_with_its_log(tmp_path: Path) -> 
 def test_ctrl_c_while_starting_stops_what_was_started(tmp_path: Path) -> None:
     dev = DevCluster(tmp_path / "state", ROOT / "airflow" / "dags", free_port())
     argv = [FARFLOW, "dev", "up", "--port", str(dev.port), "--state-dir", str(dev.state_dir)]
-    up = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = tmp_path / "up.out"  # a file: a pipe nobody reads could block `up` when full
+    with output.open("wb") as out:
+        up = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # fmt: skip
     try:
         wait_until(lambda: _migrating(dev), 300, "the migration Job started", 0.5)
         started = dev.ours()
         assert {"postgres", "aws"} <= {row["name"] for row in dev.state()["processes"]}
         up.send_signal(signal.SIGINT)
-        assert up.wait(120) == 130
+        assert _exit_code(up, output) == 130
         assert started
         assert not [r for r in started if r.process() is not None]
         assert dev.state()["phase"] == "stopped"
@@ -139,6 +143,17 @@ def test_ctrl_c_while_starting_stops_what_was_started(tmp_path: Path) -> None:
         if up.poll() is None:
             up.kill()
         dev.farflow("down", "--purge")
+
+
+def _exit_code(up: subprocess.Popen[bytes], output: Path) -> int:
+    """Its exit code; if it hangs, its threads' stacks (faulthandler, on SIGABRT) fail the
+    test, so the hang says where it is."""
+    try:
+        return up.wait(120)
+    except subprocess.TimeoutExpired:
+        up.send_signal(signal.SIGABRT)
+        up.wait(30)
+        pytest.fail(f"`up` did not stop within 120 s:\n{output.read_text(errors='replace')}")
 
 
 def _migrating(dev: DevCluster) -> bool:
