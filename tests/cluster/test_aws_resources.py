@@ -15,6 +15,7 @@ from farflow.aws.eks import profile_label
 from farflow.objects import PROFILE_LABEL
 from farflow.tenancy import opt_in_label
 from tests.cases import FULL, load, merged
+from tests.controlplane.localcluster import KubectlError
 from tests.fixtures.aws_proxy import AwsProxy, Fault
 from tests.fixtures.operator import (
     Operator,
@@ -92,10 +93,14 @@ def gone(check: Any) -> bool:
 def apply_full(local_cluster: Any, namespace: str, manifest: dict[str, Any]) -> None:
     local_cluster.kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest))
     give_a_load_balancer(local_cluster, namespace, "full-api-server", NLB)
-    local_cluster.kubectl(
-        "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s", "airflowcluster/full",
-        timeout=190,
-    )  # fmt: skip
+    try:
+        local_cluster.kubectl(
+            "-n", namespace, "wait", "--for=condition=Ready", "--timeout=180s",
+            "airflowcluster/full", timeout=190,
+        )  # fmt: skip
+    except KubectlError:  # say what it waited on
+        status = get_json(local_cluster, "-n", namespace, "af/full").get("status", {})
+        pytest.fail(f"full is not Ready after 180 s: {json.dumps(status.get('conditions'))}")
 
 
 def delete_full(local_cluster: Any, namespace: str) -> None:
