@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import pydantic
-import urllib3
 from airflow_client import client as airflow
 
+from farflow.airflow_api import ERRORS, TIMEOUT, Endpoint, described, signed_in
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.spec import AirflowSpec, ConnectionSpec
 from farflow.api.status import AirflowObjectsStatus, Condition
@@ -34,21 +32,10 @@ from farflow.kube.client import Kube
 from farflow.manifests.config_map import content_hash
 from farflow.manifests.secrets import decoded
 
-TIMEOUT = (5.0, 20.0)  # seconds to connect, to read: a hung API server stops no reconcile
 REDACTED = "***"
 ACTIONS = {"post": "creating", "patch": "updating", "delete": "deleting"}
 CONNECTION_FIELDS = ("conn_type", "host", "login", "password", "port", "schema", "extra")
-ERRORS = (airflow.ApiException, urllib3.exceptions.HTTPError, OSError, ValueError)
 Body = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the cluster's API server answers, and the admin's credentials."""
-
-    url: str
-    username: str
-    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -234,9 +221,9 @@ def sync(
 ) -> tuple[AirflowObjectsStatus | None, Condition]:
     """One pass over every kind: what FarFlow created since, and whether all is as declared."""
     try:
-        api = _client(endpoint)
+        api = signed_in(endpoint)
     except ERRORS as error:
-        message = f"cannot sign in to Airflow at {endpoint.url}: {_described(error)}"
+        message = f"cannot sign in to Airflow at {endpoint.url}: {described(error)}"
         return previous, _synced(False, "AirflowUnreachable", message)
     previous = previous or AirflowObjectsStatus()
     failures = [f"connection {name}: {why}" for name, why in wanted.unreadable.items()]
@@ -284,7 +271,7 @@ def _sync_kind(
     try:
         live = _live(methods, kind, sorted(set(bodies) | mine))
     except ERRORS as error:
-        return sorted(mine), [f"{kind.name}: {_described(error)}"]
+        return sorted(mine), [f"{kind.name}: {described(error)}"]
     todo = changes(bodies, live, mine - untouched, rewrite)
     kept = {name for name in mine if name in live}  # one deleted by hand is no longer ours
     kept |= {name for name in todo.create if done("post", name, kind.body(bodies[name]))}
@@ -313,49 +300,6 @@ def _done(call: Callable[..., Any], what: str, failures: list[str]) -> bool:
     try:
         call(_request_timeout=TIMEOUT)
     except ERRORS as error:
-        failures.append(f"{what}: {_described(error)}")
+        failures.append(f"{what}: {described(error)}")
         return False
     return True
-
-
-def _client(endpoint: Endpoint) -> airflow.ApiClient:
-    """A client signed in as the admin (a JWT from /auth/token, FAB's, which the generated
-    client does not cover)."""
-    credentials = {"username": endpoint.username, "password": endpoint.password}
-    request = urllib.request.Request(
-        f"{endpoint.url}/auth/token",
-        data=json.dumps(credentials).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=TIMEOUT[1]) as answer:
-        token = json.load(answer)["access_token"]
-    configuration = airflow.Configuration(host=endpoint.url, access_token=token)
-    configuration.retries = 1
-    return airflow.ApiClient(configuration)
-
-
-def _described(error: BaseException) -> str:
-    """What went wrong, never a request's input: Airflow's validation errors echo it, and a
-    connection's holds its password."""
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, airflow.ApiException):
-        return " ".join([f"HTTP {error.status} {error.reason}", *_details(error.body)])
-    return str(error) or type(error).__name__
-
-
-def _details(body: str | None) -> list[str]:
-    try:
-        detail = json.loads(body or "").get("detail")
-    except (ValueError, AttributeError):
-        return []
-    if isinstance(detail, str):
-        return [f"({detail})"]
-    if isinstance(detail, list):
-        return [
-            f"({'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')})"
-            for d in detail
-            if isinstance(d, dict)
-        ]
-    return []

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from farflow import airflow_objects, cleanup, ecs_executor
+from farflow import airflow_api, airflow_objects, cleanup, ecs_executor
 from farflow.api import AirflowCluster, field_errors, parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AwsStatus, Condition, MigrationStatus
@@ -244,7 +244,7 @@ def _sync_airflow_objects(
         cluster.spec.airflow, airflow_objects.secret_reader(cluster, kube)
     )
     url = in_cluster_url(cluster.spec, cluster.names)
-    endpoint = airflow_objects.Endpoint(url, cluster.spec.admin.username, password)
+    endpoint = airflow_api.Endpoint(url, cluster.spec.admin.username, password)
     report.airflow_objects, synced = airflow_objects.sync(endpoint, wanted, previous)
     report.record([synced])
     return synced.holds

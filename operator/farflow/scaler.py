@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from farflow import airflow_api, airflow_objects
 from farflow.api import parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import WorkersStatus
@@ -21,8 +23,11 @@ from farflow.aws.session import AwsError
 from farflow.kube import events
 from farflow.kube.client import Kube
 from farflow.objects import AUTOSCALER_FIELD_MANAGER, Manifest
+from farflow.plan import admin_password
+from farflow.plan.config import in_cluster_url
 
 log = logging.getLogger(__name__)
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"  # lowest removed first
 
 
 @dataclass
@@ -54,6 +59,8 @@ class Autoscaler:
         replicas, reason = self._decide(
             cluster, current, Demand(time.monotonic(), waiting, running)
         )
+        if replicas < current and running:
+            replicas, reason = _idlest_first(kube, cluster, live, replicas, reason)
         if replicas != current:
             _scale(kube, live, replicas)
             log.info("%s: workers %d -> %d: %s", cluster.qualified_name, current, replicas, reason)
@@ -85,6 +92,45 @@ def _autoscaled(body: dict[str, Any]) -> ResolvedCluster | None:
         return None
     spec = cluster.spec
     return cluster if spec.workers.autoscaling.enabled and not spec.suspend else None
+
+
+def _idlest_first(
+    kube: Kube, cluster: ResolvedCluster, live: Manifest, replicas: int, reason: str
+) -> tuple[int, str]:
+    """Before a scale-in while tasks run: each worker pod's deletion cost set to the tasks
+    it runs, from Airflow's record, so the ReplicaSet removes the idlest. When Airflow
+    cannot tell which workers are busy, the workers stay as they are."""
+    current = live["spec"].get("replicas", 1)
+    ref = admin_password(cluster)
+    password = airflow_objects.secret_value(kube, ref.name, cluster.names.namespace, ref.key)
+    if password is None:
+        return current, f"workers kept at {current}: Secret {ref.name} has no key {ref.key}"
+    url = in_cluster_url(cluster.spec, cluster.names)
+    try:
+        running = airflow_api.running_by_host(
+            airflow_api.Endpoint(url, cluster.spec.admin.username, password)
+        )
+    except airflow_api.ERRORS as error:
+        why = airflow_api.described(error)
+        return current, f"workers kept at {current}: Airflow cannot tell which run tasks ({why})"
+    busy = mark_deletion_costs(kube, live, running)
+    return replicas, f"{reason}; the idlest go first ({busy} of {current} run tasks)"
+
+
+def mark_deletion_costs(kube: Kube, live: Manifest, running: Mapping[str, int]) -> int:
+    """Each pod of the Deployment ``live`` gets the tasks it runs (``running``, by pod name)
+    as its deletion cost, where that changed; returns how many run any."""
+    meta = live["metadata"]
+    labels = live["spec"]["selector"]["matchLabels"]
+    selector = ",".join(f"{key}={value}" for key, value in labels.items())
+    busy = 0
+    for pod in kube.list("v1", "Pod", meta["namespace"], selector):
+        name = pod["metadata"]["name"]
+        cost = str(running.get(name, 0))
+        busy += cost != "0"
+        if (pod["metadata"].get("annotations") or {}).get(DELETION_COST) != cost:
+            kube.annotate("v1", "Pod", name, meta["namespace"], {DELETION_COST: cost})
+    return busy
 
 
 def _scale(kube: Kube, live: Manifest, replicas: int) -> None:

@@ -6,9 +6,13 @@ from typing import Any
 
 import boto3
 import pytest
+from kubernetes import config
 
+from farflow.kube.client import Kube
 from farflow.objects import CONFIG_HASH_ANNOTATION
+from farflow.scaler import mark_deletion_costs
 from tests.cases import merged
+from tests.cluster.test_controlplane import names, run_deployment
 from tests.fixtures.operator import (
     Operators,
     apply_cluster,
@@ -44,18 +48,28 @@ def config_hash(local_cluster: Any, namespace: str) -> str:
     return str(template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION])
 
 
-def test_queued_tasks_raise_the_workers_and_an_empty_queue_takes_them_to_zero(
-    local_cluster: Any, namespace: str, operators: Operators, aws_env: None
-) -> None:
+def start_autoscaled(local_cluster: Any, namespace: str, operators: Operators) -> None:
+    """The operator looking every second, and the AUTOSCALED cluster ready."""
     operators.start("--autoscale-seconds", "1")
     apply_cluster(local_cluster, namespace, AUTOSCALED)
     wait_ready(local_cluster, namespace)
-    wait_for(lambda: replicas(local_cluster, namespace) == 0, 30, "no worker while idle")
+
+
+def queue_tasks(local_cluster: Any, namespace: str, count: int) -> str:
+    """``count`` messages on the cluster's default queue, as Celery's; returns its URL."""
     status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
-    url = status["aws"]["queueUrls"]["default"]
-    sqs = boto3.client("sqs")
-    for number in range(5):
-        sqs.send_message(QueueUrl=url, MessageBody=f"task {number}")
+    url = str(status["aws"]["queueUrls"]["default"])
+    for number in range(count):
+        boto3.client("sqs").send_message(QueueUrl=url, MessageBody=f"task {number}")
+    return url
+
+
+def test_queued_tasks_raise_the_workers_and_an_empty_queue_takes_them_to_zero(
+    local_cluster: Any, namespace: str, operators: Operators, aws_env: None
+) -> None:
+    start_autoscaled(local_cluster, namespace, operators)
+    wait_for(lambda: replicas(local_cluster, namespace) == 0, 30, "no worker while idle")
+    url = queue_tasks(local_cluster, namespace, 5)
 
     wait_for(lambda: replicas(local_cluster, namespace) == 3, 15, "ceil(5 / 2) workers")
     before = config_hash(local_cluster, namespace)
@@ -69,7 +83,7 @@ def test_queued_tasks_raise_the_workers_and_an_empty_queue_takes_them_to_zero(
         return bool(shown["waiting"] == 5 and shown["readyOfDesired"].endswith("/3"))
 
     wait_for(reported, 30, "status.workers with the queue's depth")
-    sqs.purge_queue(QueueUrl=url)
+    boto3.client("sqs").purge_queue(QueueUrl=url)
     wait_for(lambda: replicas(local_cluster, namespace) == 0, 60, "no worker once drained")
     events = get_json(
         local_cluster, "-n", namespace, "events", "--field-selector", "reason=WorkersScaled"
@@ -92,3 +106,44 @@ def test_without_autoscaling_the_replicas_are_the_users(
     apply_cluster(local_cluster, namespace, merged(manual, edit))
     sleep_resyncs(3)
     assert replicas(local_cluster, namespace) == 3
+
+
+def test_a_scale_in_removes_the_workers_that_run_the_fewest_tasks(
+    local_cluster: Any, namespace: str
+) -> None:
+    run_deployment(local_cluster, namespace, "workers", 3)
+    busiest, idle, less_busy = sorted(names(local_cluster, "-n", namespace, "pods"))
+    kube = Kube(config.new_client_from_config(str(local_cluster.kubeconfig)))
+    live = kube.get("apps/v1", "Deployment", "workers", namespace)
+    assert live is not None
+    assert mark_deletion_costs(kube, live, {busiest: 2, less_busy: 1, "elsewhere": 4}) == 2
+
+    local_cluster.kubectl("-n", namespace, "scale", "deployment/workers", "--replicas=2")
+    wait_for(lambda: idle not in names(local_cluster, "-n", namespace, "pods"), 30, "idle gone")
+    local_cluster.kubectl("-n", namespace, "scale", "deployment/workers", "--replicas=1")
+    wait_for(lambda: names(local_cluster, "-n", namespace, "pods") == {busiest}, 30, "busiest kept")
+
+
+def test_with_tasks_in_flight_and_no_word_from_airflow_the_workers_stay(
+    local_cluster: Any, namespace: str, operators: Operators, aws_env: None
+) -> None:
+    start_autoscaled(local_cluster, namespace, operators)
+    url, sqs = queue_tasks(local_cluster, namespace, 6), boto3.client("sqs")
+    wait_for(lambda: replicas(local_cluster, namespace) == 3, 15, "ceil(6 / 2) workers")
+    taken: list[
+        dict[str, Any]
+    ] = []  # as workers take them: in flight until their tasks end (task_acks_late)
+    while len(taken) < 6:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600)
+        taken += answer.get("Messages", [])
+    for message in taken[:5]:  # five tasks end; one still runs
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def held() -> bool:
+        reason = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["workers"]
+        return "Airflow cannot tell which run tasks" in (reason.get("reason") or "")
+
+    wait_for(held, 60, "the scale-in held, and why")
+    assert replicas(local_cluster, namespace) == 3
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=taken[5]["ReceiptHandle"])
+    wait_for(lambda: replicas(local_cluster, namespace) == 0, 60, "no task: down without asking")

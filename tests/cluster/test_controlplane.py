@@ -41,6 +41,14 @@ def pod_template(app: str, restart_policy: str = "Always") -> dict[str, Any]:
     }
 
 
+def run_deployment(cluster: LocalCluster, namespace: str, app: str, replicas: int) -> None:
+    """A Deployment of ``replicas`` pods on the kwok nodes, once they are available."""
+    apply(cluster, namespace, deployment(app, replicas))
+    cluster.kubectl(
+        "-n", namespace, "wait", "--for=condition=Available", "--timeout=60s", f"deployment/{app}"
+    )
+
+
 def deployment(app: str, replicas: int) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -63,11 +71,7 @@ def test_nodes_look_like_fargate(local_cluster: LocalCluster) -> None:
 
 
 def test_deployment_pods_run_on_fargate_nodes(local_cluster: LocalCluster, namespace: str) -> None:
-    apply(local_cluster, namespace, deployment("web", replicas=3))
-
-    local_cluster.kubectl(
-        "-n", namespace, "wait", "--for=condition=Available", "--timeout=60s", "deployment/web"
-    )
+    run_deployment(local_cluster, namespace, "web", 3)
 
     pods = json.loads(
         local_cluster.kubectl("-n", namespace, "get", "pods", "-l", "app=web", "-o", "json").stdout
@@ -118,10 +122,7 @@ def test_deleting_an_owner_collects_its_dependents(
 def test_deleting_a_deployment_collects_its_replicasets_and_pods(
     local_cluster: LocalCluster, namespace: str
 ) -> None:
-    apply(local_cluster, namespace, deployment("gone", replicas=2))
-    local_cluster.kubectl(
-        "-n", namespace, "wait", "--for=condition=Available", "--timeout=60s", "deployment/gone"
-    )
+    run_deployment(local_cluster, namespace, "gone", 2)
     in_namespace = ("-n", namespace, "-l", "app=gone")
     assert names(local_cluster, "replicasets", *in_namespace)
 

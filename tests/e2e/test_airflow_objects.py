@@ -16,7 +16,8 @@ import pytest
 import yaml
 from kubernetes import config
 
-from farflow.airflow_objects import Endpoint, declared, secret_reader, sync
+from farflow.airflow_api import Endpoint
+from farflow.airflow_objects import declared, secret_reader, sync
 from farflow.api import parse, resolve
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AirflowObjectsStatus, Condition

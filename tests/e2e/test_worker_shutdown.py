@@ -4,19 +4,35 @@ The kubelet stops a pod (a rollout, a scale-in, a Fargate patch eviction) with S
 container's PID 1, the image's dumb-init. With the DUMB_INIT_SETSID=0 the operator sets on
 workers, dumb-init passes it to Celery's main process alone, which stops taking tasks, waits
 for the running ones and exits; in dumb-init's default mode the whole process group got it,
-and the task's supervisor killed the task at once."""
+and the task's supervisor killed the task at once.
+
+Before a scale-in the autoscaler asks Airflow which worker runs how many tasks, so the
+ReplicaSet removes the idlest workers first."""
 
 from __future__ import annotations
 
 import signal
+from collections import Counter
 
 import pytest
+from airflow.utils.net import get_hostname
 
+from farflow.airflow_api import Endpoint, running_by_host
 from tests.e2e.conftest import Stack
 from tests.e2e.test_worker_loss import DAG, TASK, start_long_task
 from tests.fixtures.processes import wait_until
 
 pytestmark = pytest.mark.e2e
+
+
+def test_airflow_tells_the_autoscaler_which_worker_runs_a_task(stack: Stack) -> None:
+    run_id = start_long_task(stack)
+    endpoint = Endpoint(stack.site.api_url, stack.api.username, stack.api.password)
+    # The worker's hostname is its pod's name on EKS; here, this machine's.
+    host = get_hostname().split(".")[0]  # type: ignore[no-untyped-call]
+    assert running_by_host(endpoint) == Counter({host: 1})
+    assert stack.api.wait_for_run(DAG, run_id, 120, stack.assert_alive) == "success"
+    assert running_by_host(endpoint) == Counter()
 
 
 def test_a_stopping_worker_finishes_its_task_then_exits(stack: Stack) -> None:

@@ -153,7 +153,7 @@ def held(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
 
 
 @pytest.mark.parametrize("values", IDS)
-def test_the_operator_may_bind_the_task_pod_roles_and_holds_no_pod_rights(
+def test_the_operator_may_bind_the_task_pod_roles_and_may_not_create_pods(
     rendered: dict[str, str], values: str
 ) -> None:
     """RBAC lets a RoleBinding grant what its author holds or may bind: the operator binds
@@ -170,7 +170,8 @@ def test_the_operator_may_bind_the_task_pod_roles_and_holds_no_pod_rights(
                 assert rule["resources"] == ["clusterroles"]
                 assert set(rule["resourceNames"]) == TASK_ROLES
         verbs = held(role)
-        assert verbs.get(("", "pods"), set()) <= {"get", "list"}, role["metadata"]["name"]
+        # patch: a worker pod's deletion cost before a scale-in; never create or exec
+        assert verbs.get(("", "pods"), set()) <= {"get", "list", "patch"}, role["metadata"]["name"]
         assert ("", "pods/exec") not in verbs
     namespaced = [
         r for r in operator if not r["metadata"]["name"].endswith(("-kopf", "-observability"))

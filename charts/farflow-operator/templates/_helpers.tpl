@@ -86,10 +86,11 @@ ClusterRole). Each rule says which code uses it; keep it in step with operator/f
 - apiGroups: ["vpcresources.k8s.aws"]
   resources: ["securitygrouppolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# kube/observe.py: a Fargate profile FarFlow replaces is deleted once no pod is on it.
+# kube/observe.py: a Fargate profile FarFlow replaces is deleted once no pod is on it;
+# scaler.py: before a scale-in, each worker pod's deletion cost is its running tasks.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "patch"]
 # kopf and kube/events.py post Events.
 - apiGroups: [""]
   resources: ["events"]

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
-from farflow import airflow_objects
+from farflow import airflow_api, airflow_objects
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AirflowObjectsStatus
 from farflow.aws import secrets
@@ -292,7 +292,7 @@ def _sync_declared(resolved: ResolvedCluster, tracker: Tracker, password: str) -
     saved = devdir.read_secrets().get("airflow_objects")
     known = AirflowObjectsStatus.model_validate(saved) if saved else None
     wanted = airflow_objects.declared(airflow, airflow_objects.secret_reader(resolved, None))
-    endpoint = airflow_objects.Endpoint(tracker.url, tracker.username, password)
+    endpoint = airflow_api.Endpoint(tracker.url, tracker.username, password)
     created, synced = airflow_objects.sync(endpoint, wanted, known)
     if created is not None:
         devdir.write_secrets({**devdir.read_secrets(), "airflow_objects": created.model_dump()})

@@ -138,6 +138,18 @@ class Kube:
                 name=name, namespace=namespace, propagation_policy="Background"
             )
 
+    def annotate(
+        self, api_version: str, kind: str, name: str, namespace: str, annotations: dict[str, str]
+    ) -> None:
+        """Merges ``annotations`` into the object's; one gone since it was read is left."""
+        with contextlib.suppress(NotFoundError):
+            self.resource(api_version, kind).patch(
+                body={"metadata": {"annotations": annotations}},
+                name=name,
+                namespace=namespace,
+                content_type="application/merge-patch+json",
+            )
+
     def merge_status(self, live: Manifest, fields: Manifest) -> None:
         """Merges ``fields`` into the object's status (a key set to None is removed)."""
         meta = live["metadata"]

@@ -34,7 +34,6 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
     ``tasks_allowed``: whether its task namespace admits its task pods."""
     spec, names = cluster.spec, cluster.names
     image = spec.airflow.image
-    admin_ref = spec.admin.password_secret_ref
     config = airflow_config(cluster, facts)
     return Plan(
         names=names,
@@ -45,10 +44,8 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         config=config,
         secret_env=secret_env(cluster.database_secret, names),
         migration_command=_migration_command(spec),
-        admin_password=SecretRef(admin_ref.name, admin_ref.key)
-        if admin_ref
-        else SecretRef(names.admin_secret, "password"),
-        generate_admin_password=admin_ref is None,
+        admin_password=admin_password(cluster),
+        generate_admin_password=spec.admin.password_secret_ref is None,
         task_namespace=spec.pods.namespace,
         task_service_account=spec.pods.service_account_name,
         service_account_role_arn=spec.aws.service_account_role_arn,
@@ -61,6 +58,14 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         pod_template_file=pod_template_file(spec),
         required_modules=required_modules(config),
     )
+
+
+def admin_password(cluster: ResolvedCluster) -> SecretRef:
+    """The Secret key of the admin's password: the user's, or the one FarFlow generates."""
+    ref = cluster.spec.admin.password_secret_ref
+    if ref is None:
+        return SecretRef(cluster.names.admin_secret, "password")
+    return SecretRef(ref.name, ref.key)
 
 
 def _with_user_env(component: Component, spec: ResolvedSpec) -> Component:
