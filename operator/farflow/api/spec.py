@@ -750,7 +750,8 @@ class AutoscalingSpec(SpecModel):
         300,
         ge=0,
         le=86400,
-        description="How long fewer workers must have been enough before a scale-down.",
+        description="How long fewer workers must have been enough before a scale-down, "
+        "which removes the workers running the fewest tasks first; theirs finish first.",
     )
 
 
