@@ -52,8 +52,15 @@ class EcsAgent:
 
     def __exit__(self, *_: object) -> None:
         self.proxy.observers.pop("ecs:RunTask", None)
+        self.ended()
+
+    def ended(self, timeout: float = 60) -> list[AgentRun]:
+        """The runs, once every container started so far has exited: a task reports its
+        success to Airflow before its process ends, so a finished DAG run may still have a
+        container here that is shutting down."""
         for thread in self._threads:
-            thread.join(timeout=60)
+            thread.join(timeout=timeout)
+        return self.runs
 
     def _run_task(self, request: bytes, response: bytes) -> None:
         asked, answered = json.loads(request), json.loads(response)

@@ -122,8 +122,9 @@ def test_ecs_executor_runs_the_task_in_an_ecs_task_of_its_definition(
     assert stack.api.xcom("ecs_executor_dag", run.run_id, task_id) == 4  # orders in the CSV
     assert stack.ecs_agent is not None
     [task_instance] = stack.api.task_instances("ecs_executor_dag", run.run_id)
-    matching = [r for r in stack.ecs_agent.runs if task_instance["id"] in r.argv[-1]]
-    assert len(matching) == 1, stack.ecs_agent.runs
+    ended = stack.ecs_agent.ended()
+    matching = [r for r in ended if task_instance["id"] in r.argv[-1]]
+    assert len(matching) == 1, ended
     [ran] = matching
     assert ran.exit_code == 0
     assert ran.argv[len(stack.site.entrypoint) :][:3] == (
