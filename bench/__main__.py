@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import apply, autoscale, scale
+from bench import airflow, apply, autoscale, scale
 from bench.report import Table, header, load_average, machine, save
 from bench.stack import Stack, stack
 
@@ -20,10 +20,12 @@ ROWS: dict[str, Callable[[Stack, argparse.Namespace, Progress], list[Table]]] = 
     "scale": lambda made, args, progress: scale.run(
         made, args.scale_clusters, args.scale_namespaces, progress
     ),
+    "airflow": lambda made, args, progress: airflow.run(args.runs, progress),
 }
 # (full, quick) sizes
 SIZES = {"clusters": (20, 3), "samples": (10, 3), "scale_clusters": (200, 10)}
 SIZES["scale_namespaces"] = (20, 2)
+SIZES["runs"] = (5, 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=int, help="autoscale: bursts per look interval (10)")
     parser.add_argument("--scale-clusters", type=int, help="scale: AirflowClusters (200)")
     parser.add_argument("--scale-namespaces", type=int, help="scale: namespaces (20)")
+    parser.add_argument("--runs", type=int, help="airflow: runs of each DAG per peer (5)")
     return parser
 
 

@@ -32,6 +32,7 @@ class DevCluster:
     state_dir: Path
     dags: Path
     port: int
+    manifest: Path | None = None  # the default example when None
     printed: str = ""  # what the last `up --detach` printed
     password: str = field(default="", repr=False)
 
@@ -44,8 +45,9 @@ class DevCluster:
         )
 
     def up(self) -> subprocess.CompletedProcess[str]:
+        given = ("-f", str(self.manifest)) if self.manifest else ()
         result = self.farflow(
-            "up", "--detach", "--port", str(self.port), "--dags", str(self.dags),
+            "up", "--detach", "--port", str(self.port), "--dags", str(self.dags), *given,
             timeout=UP_TIMEOUT,
         )  # fmt: skip
         self.printed = result.stdout
