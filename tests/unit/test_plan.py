@@ -189,6 +189,45 @@ def test_user_config_is_passed_through() -> None:
     assert config["AIRFLOW__CORE__PARALLELISM"] == "64"
 
 
+# Run by Airflow itself: the waits its scheduler and task supervisor read, and the transport
+# options its Celery app gives kombu.
+_LOADED_WAITS = """
+import json
+from airflow.configuration import conf
+from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+transport = DEFAULT_CELERY_CONFIG["broker_transport_options"]
+print(json.dumps({
+    "scheduler_idle_sleep_time": conf.getfloat("scheduler", "scheduler_idle_sleep_time"),
+    "min_heartbeat_interval": conf.getint("workers", "min_heartbeat_interval"),
+    "polling_interval": transport["polling_interval"],
+    "wait_time_seconds": transport["wait_time_seconds"],
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "waits"),
+    [
+        ({}, [0.2, 2, 0.2, 20]),
+        ({"scheduler": {"scheduler_idle_sleep_time": "1"},
+          "workers": {"min_heartbeat_interval": "5"},
+          "celery_broker_transport_options": {"polling_interval": "1", "wait_time_seconds": "10"}},
+         [1.0, 5, 1, 10]),
+    ],
+)  # fmt: skip
+def test_airflow_and_kombu_read_the_shortened_waits_and_the_spec_sets_them_back(
+    config: dict[str, dict[str, str]], waits: list[float], tmp_path: Path
+) -> None:
+    rendered = planned({"spec": {"airflow": {"config": config}}}).config
+    env = {**os.environ, **rendered, "AIRFLOW_HOME": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", _LOADED_WAITS], env=env, capture_output=True, text=True,
+        check=False, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert list(json.loads(run.stdout.splitlines()[-1]).values()) == waits
+
+
 # Run by Airflow itself: the backend its configuration builds from the rendered environment.
 _LOADED_BACKEND = """
 import json
