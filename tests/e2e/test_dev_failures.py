@@ -124,8 +124,11 @@ def test_a_component_that_cannot_start_stops_up_with_its_log(tmp_path: Path) -> 
 
 
 def test_ctrl_c_while_starting_stops_what_was_started(tmp_path: Path) -> None:
+    """Also when `up` starts with SIGINT ignored, as a shell starts a background job (and as
+    CI's pytest may run): `up` installs its own handler."""
     dev = DevCluster(tmp_path / "state", ROOT / "airflow" / "dags", free_port())
-    argv = [FARFLOW, "dev", "up", "--port", str(dev.port), "--state-dir", str(dev.state_dir)]
+    up_argv = [FARFLOW, "dev", "up", "--port", str(dev.port), "--state-dir", str(dev.state_dir)]
+    argv = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *up_argv]  # exec: the same PID
     output = tmp_path / "up.out"  # a file: a pipe nobody reads could block `up` when full
     with output.open("wb") as out:
         up = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,

@@ -105,7 +105,8 @@ def serve(options: Options, console: Console, live: bool) -> int:
     resolved = checks.cluster(options.manifest)
     dags = checks.dag_folder(options.dags)
     devdir = DevDir(options.state_dir)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Python keeps that.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
     with devdir.locked():
         checks.port_free(options.port)
