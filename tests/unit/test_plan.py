@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,13 +220,18 @@ def test_airflow_and_kombu_read_the_shortened_waits_and_the_spec_sets_them_back(
     config: dict[str, dict[str, str]], waits: list[float], tmp_path: Path
 ) -> None:
     rendered = planned({"spec": {"airflow": {"config": config}}}).config
-    env = {**os.environ, **rendered, "AIRFLOW_HOME": str(tmp_path)}
+    assert list(_airflow_prints(_LOADED_WAITS, rendered, tmp_path).values()) == waits
+
+
+def _airflow_prints(script: str, config: dict[str, str], home: Path) -> Any:
+    """What ``script`` prints last as JSON, run by Airflow in the rendered environment."""
+    env = {**os.environ, **config, "AIRFLOW_HOME": str(home)}
     run = subprocess.run(
-        [sys.executable, "-c", _LOADED_WAITS], env=env, capture_output=True, text=True,
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True,
         check=False, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert list(json.loads(run.stdout.splitlines()[-1]).values()) == waits
+    return json.loads(run.stdout.splitlines()[-1])
 
 
 # Run by Airflow itself: the backend its configuration builds from the rendered environment.
@@ -260,13 +266,7 @@ def test_the_secrets_backend_airflow_builds_reads_the_spec(
     tmp_path: Path,
 ) -> None:
     config = planned({"spec": {"airflow": {"secretsBackend": backend}}}).config
-    env = {**os.environ, **config, "AIRFLOW_HOME": str(tmp_path)}
-    run = subprocess.run(
-        [sys.executable, "-c", _LOADED_BACKEND], env=env, capture_output=True, text=True,
-        check=False, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout.splitlines()[-1]) == {
+    assert _airflow_prints(_LOADED_BACKEND, config, tmp_path) == {
         "class": "SecretsManagerBackend",
         "connections": connections,
         "variables": variables,
