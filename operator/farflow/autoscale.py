@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+AUTOSCALE_SECONDS = 5.0  # between the autoscaler's looks at a cluster's queues, by default
+
 
 @dataclass(frozen=True)
 class Policy:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import secrets
+import importlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kopf
 import yaml
 from pydantic import ValidationError
 
-from farflow import handlers
 from farflow.api import AirflowCluster, FieldError, field_errors, identity_changes, parse, resolve
 from farflow.api.crd import crd
+from farflow.autoscale import AUTOSCALE_SECONDS
 from farflow.aws.session import AwsError
 from farflow.dev.cli import add_dev
 from farflow.render import rendered
@@ -115,7 +114,7 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--autoscale-seconds",
         type=float,
-        default=handlers.AUTOSCALE_SECONDS,
+        default=AUTOSCALE_SECONDS,
         help="how often the autoscaler reads each cluster's queue depth (default: %(default)s)",
     )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
@@ -123,22 +122,10 @@ def _add_run(run: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    handlers.register(
-        args.resync_seconds, args.namespace, args.aws_recheck_seconds, args.autoscale_seconds
-    )
-    log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
-    kopf.configure(log_format=log_format, verbose=False)
-    kopf.run(
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        liveness_endpoint=args.liveness,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        # kopf pauses every replica that sees a peer of equal priority: each one draws its
-        # own, and the highest reconciles while the others wait.
-        priority=secrets.randbelow(2**31 - 1) + 1 if args.peering else 0,
-    )
-    return 0
+    """The operator. Its modules (kopf, the handlers) are imported only when it runs: they
+    take a second that `farflow dev`, `validate` and `render` need not wait for."""
+    run: Callable[[argparse.Namespace], int] = importlib.import_module("farflow.handlers").run
+    return run(args)
 
 
 def _crd(_: argparse.Namespace) -> int:

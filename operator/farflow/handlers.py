@@ -3,10 +3,12 @@ the one reconcile, one at a time per object; watches of the owned kinds feed its
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
@@ -16,6 +18,7 @@ from typing import Any
 import kopf
 
 from farflow.api.resource import GROUP, PLURAL, VERSION
+from farflow.autoscale import AUTOSCALE_SECONDS
 from farflow.aws.session import AwsError
 from farflow.kube import peering
 from farflow.kube.cache import OWNED, CachedKube, index_id, indexed, plain
@@ -28,7 +31,6 @@ from farflow.upgrade import ensure_crd
 RESOURCE = (GROUP, VERSION, PLURAL)
 BUSY_RETRY = 2.0  # seconds before a handler tries again while another reconciles its object
 KUBE_RETRY = 10.0
-AUTOSCALE_SECONDS = 5.0  # between the autoscaler's looks at a cluster's queues, by default
 JITTER = 0.2  # each resync waits the period, give or take a fifth, so clusters spread out
 
 
@@ -153,6 +155,24 @@ def _kubernetes_faults() -> Iterator[None]:
         raise kopf.TemporaryError(str(error), delay=1) from error
     except KUBERNETES_ERRORS as error:
         raise kopf.TemporaryError(f"Kubernetes API: {describe(error)}", KUBE_RETRY) from error
+
+
+def run(args: argparse.Namespace) -> int:
+    """`farflow run`: the operator, until it is stopped."""
+    register(args.resync_seconds, args.namespace, args.aws_recheck_seconds, args.autoscale_seconds)
+    log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
+    kopf.configure(log_format=log_format, verbose=False)
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness,
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        # kopf pauses every replica that sees a peer of equal priority: each one draws its
+        # own, and the highest reconciles while the others wait.
+        priority=secrets.randbelow(2**31 - 1) + 1 if args.peering else 0,
+    )
+    return 0
 
 
 def register(

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from farflow.api import parse
-from farflow.handlers import AUTOSCALE_SECONDS
+from farflow.autoscale import AUTOSCALE_SECONDS
 from farflow.render import rendered
 from tests.cases import MINIMAL, ROOT, load, merged
 from tests.fixtures.aws_proxy import AwsProxy, Fault
