@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import airflow, apply, autoscale, scale
+from bench import airflow, apply, autoscale, dev, scale
 from bench.report import Table, header, load_average, machine, save
 from bench.stack import Stack, stack
 
@@ -20,12 +20,13 @@ ROWS: dict[str, Callable[[Stack, argparse.Namespace, Progress], list[Table]]] = 
     "scale": lambda made, args, progress: scale.run(
         made, args.scale_clusters, args.scale_namespaces, progress
     ),
-    "airflow": lambda made, args, progress: airflow.run(args.runs, progress),
+    "airflow": lambda made, args, progress: airflow.run(args.runs, args.idle_seconds, progress),
+    "dev": lambda made, args, progress: dev.run(args.dev_runs, progress),
 }
 # (full, quick) sizes
 SIZES = {"clusters": (20, 3), "samples": (10, 3), "scale_clusters": (200, 10)}
 SIZES["scale_namespaces"] = (20, 2)
-SIZES["runs"] = (5, 1)
+SIZES["runs"], SIZES["idle_seconds"], SIZES["dev_runs"] = (5, 1), (120, 30), (3, 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale-clusters", type=int, help="scale: AirflowClusters (200)")
     parser.add_argument("--scale-namespaces", type=int, help="scale: namespaces (20)")
     parser.add_argument("--runs", type=int, help="airflow: runs of each DAG per peer (5)")
+    parser.add_argument("--idle-seconds", type=int, help="airflow: idle window per peer (120)")
+    parser.add_argument("--dev-runs", type=int, help="dev: cold and warm starts of each (3)")
     return parser
 
 

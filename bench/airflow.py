@@ -1,23 +1,28 @@
 """Airflow as FarFlow renders it, run by `farflow dev` (the operator's own plan, PostgreSQL,
 moto's SQS, the components as processes): a chain of 10 no-op tasks and a fan-out of 50 on
 one worker of concurrency 5, with Airflow's and kombu's defaults for the waits FarFlow
-shortens (farflow.plan.config._latency) beside FarFlow's values, in the same run."""
+shortens (farflow.plan.config._latency) beside FarFlow's values, in the same run. Before the
+runs, each peer idles: the SQS requests moto's recorder saw meanwhile (the cost of an idle
+worker), and each component's memory; the memory peaks again under the fan-out."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from airflow_client import client as airflow
@@ -26,14 +31,21 @@ from rich.progress import Progress
 
 from bench.report import Table, p50_p95, seconds
 from farflow.airflow_api import TIMEOUT, Endpoint, signed_in
+from farflow.fargate import parse_memory_mib
 from tests.cases import DEV, load
 from tests.e2e.dev_cluster import DevCluster
+from tests.e2e.memory import MemorySampler, Usage, tree_usage
+from tests.fixtures.aws_proxy import operation_of
 from tests.fixtures.processes import free_port, wait_until
+from tests.unit.planning import planned
 
 DAGS = Path(__file__).with_name("dags")
 CHAIN, FAN_OUT = "bench_chain", "bench_fan_out"
 RUN_TIMEOUT = 600.0
 COMMAND = "make bench ROWS=airflow"
+RENDERED = "FarFlow's rendered configuration"
+SIZE = "small"  # the dev example's, whose worker concurrency (5) the bench keeps
+RECORDING = "moto-recording.jsonl"  # moto's server writes every request it serves here
 Config = dict[str, dict[str, str]]
 
 
@@ -63,7 +75,7 @@ def peers() -> dict[str, Config]:
     }
     return {
         "Airflow's and kombu's defaults": defaults,
-        "FarFlow's rendered configuration": {},
+        RENDERED: {},
         "FarFlow's, with heartbeats every 1 s": {"workers": {"min_heartbeat_interval": "1"}},
     }
 
@@ -76,27 +88,95 @@ class Run:
     tasks: list[dict[str, Any]]
 
 
-def run(samples: int, progress: Progress) -> list[Table]:
-    """Each peer's cluster up in turn, ``samples`` runs of each DAG on it."""
-    measured: dict[str, dict[str, list[Run]]] = {}
+@dataclass
+class Measured:
+    """One peer's numbers."""
+
+    runs: dict[str, list[Run]] = field(default_factory=dict)  # by DAG
+    idle_sqs: Counter[str] = field(default_factory=Counter)  # SQS action -> requests
+    idle_memory: dict[str, Usage] = field(default_factory=dict)  # by component
+    fan_out_memory: dict[str, Usage] = field(default_factory=dict)  # the peaks
+
+
+def run(samples: int, idle_seconds: int, progress: Progress) -> list[Table]:
+    """Each peer's cluster up in turn: idle for ``idle_seconds``, then ``samples`` runs of
+    each DAG."""
+    measured: dict[str, Measured] = {}
     configured = peers()
     for peer, config in configured.items():
-        task = progress.add_task(f"airflow: {peer}", total=2 * samples + 1)
-        with _cluster(config) as api:
-            progress.advance(task)
-            measured[peer] = {}
-            for dag_id in (CHAIN, FAN_OUT):
-                measured[peer][dag_id] = []
-                for _ in range(samples):
-                    measured[peer][dag_id].append(_run(api, dag_id))
-                    progress.advance(task)
-    return [_table(measured, configured, samples)]
+        task = progress.add_task(f"airflow: {peer}", total=2 * samples + 2)
+        advance = partial(progress.advance, task)
+        with _cluster(config) as (dev, api):
+            advance()
+            measured[peer] = _measure(dev, api, samples, idle_seconds, advance)
+    return [
+        _table(measured, configured, samples),
+        _idle_table(measured, idle_seconds),
+        _memory_table(measured[RENDERED], samples),
+    ]
+
+
+def _measure(
+    dev: DevCluster,
+    api: airflow.ApiClient,
+    samples: int,
+    idle_seconds: int,
+    advance: Callable[[], None],
+) -> Measured:
+    found = Measured()
+    recording = dev.state_dir.parent / RECORDING
+    before = len(_recorded(recording))
+    time.sleep(idle_seconds)
+    found.idle_sqs = Counter(a for a in _recorded(recording)[before:] if a.startswith("sqs:"))
+    found.idle_memory = {name: tree_usage(pid) for name, pid in _components(dev).items()}
+    advance()
+    found.runs[CHAIN] = _runs(api, CHAIN, samples, advance)
+    with MemorySampler(partial(_components, dev)) as sampler:
+        found.runs[FAN_OUT] = _runs(api, FAN_OUT, samples, advance)
+    found.fan_out_memory = sampler.peaks
+    return found
+
+
+def _runs(
+    api: airflow.ApiClient, dag_id: str, samples: int, advance: Callable[[], None]
+) -> list[Run]:
+    runs = []
+    for _ in range(samples):
+        runs.append(_run(api, dag_id))
+        advance()
+    return runs
+
+
+def _recorded(recording: Path) -> list[str]:
+    """The action of every request moto's server recorded, in order."""
+    actions = []
+    for line in recording.read_text().splitlines():
+        entry = json.loads(line)
+        body = entry["body"] or ""
+        raw = base64.b64decode(body) if entry["body_encoded"] else body.encode()
+        url = urlsplit(entry["url"])
+        headers = {name.lower(): value for name, value in entry["headers"].items()}
+        actions.append(operation_of(entry["method"], url.path, url.query, headers, raw))
+    return actions
+
+
+def _components(dev: DevCluster) -> dict[str, int]:
+    """Each running Airflow component's main process."""
+    containers = _container_mib()
+    rows = dev.state()["processes"]
+    return {row["name"]: row["pid"] for row in rows if row["name"] in containers and row["pid"]}
+
+
+def _container_mib() -> dict[str, int]:
+    """Each component's container memory on SIZE, as the operator sizes it."""
+    made = planned({"spec": {"size": SIZE}})
+    return {c.name: int(parse_memory_mib(c.size.memory)) for c in made.components}
 
 
 @contextmanager
-def _cluster(config: Config) -> Iterator[airflow.ApiClient]:
-    """`farflow dev up --detach` of the dev example with ``config`` and the bench DAGs;
-    down and purged afterwards."""
+def _cluster(config: Config) -> Iterator[tuple[DevCluster, airflow.ApiClient]]:
+    """`farflow dev up --detach` of the dev example with ``config`` and the bench DAGs, its
+    embedded AWS recording every request; down and purged afterwards."""
     with tempfile.TemporaryDirectory(prefix="farflow-bench-") as folder:
         root = Path(folder)
         manifest = load(DEV)
@@ -104,7 +184,9 @@ def _cluster(config: Config) -> Iterator[airflow.ApiClient]:
         manifest["spec"]["airflow"]["config"].update(config)
         (root / "cluster.yaml").write_text(yaml.safe_dump(manifest))
         shutil.copytree(DAGS, root / "dags", ignore=shutil.ignore_patterns("__pycache__"))
-        dev = DevCluster(root / "state", root / "dags", free_port(), root / "cluster.yaml")
+        recording = {"MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(root / RECORDING)}
+        dev = DevCluster(root / "state", root / "dags", free_port(), root / "cluster.yaml",
+                         env=recording)  # fmt: skip
         try:
             started = dev.up()
             assert started.returncode == 0, started.stdout + started.stderr
@@ -112,7 +194,7 @@ def _cluster(config: Config) -> Iterator[airflow.ApiClient]:
             for dag_id in (CHAIN, FAN_OUT):
                 wait_until(partial(_parsed, api, dag_id), 120, f"{dag_id} parsed", 1)
                 airflow.DAGApi(api).patch_dag(dag_id, airflow.DAGPatchBody(is_paused=False))
-            yield api
+            yield dev, api
         finally:
             dev.farflow("down", "--purge")
 
@@ -157,16 +239,14 @@ def _waits(run: Run) -> list[float]:
     return [_at(t["start_date"]) - _at(t["queued_when"]) for t in run.tasks]
 
 
-def _table(
-    measured: dict[str, dict[str, list[Run]]], configured: dict[str, Config], samples: int
-) -> Table:
+def _table(measured: dict[str, Measured], configured: dict[str, Config], samples: int) -> Table:
     table = Table(
         "Airflow on FarFlow's rendered configuration (`farflow dev`, one worker of concurrency 5)",
         ("peer", "chain: trigger → success (p50)", "task end → next start (p50, p95)",
          "fan-out: trigger → success (p50)", "queued → running (p50, p95)", "command"),
     )  # fmt: skip
-    for peer, runs in measured.items():
-        chain, fan_out = runs[CHAIN], runs[FAN_OUT]
+    for peer, found in measured.items():
+        chain, fan_out = found.runs[CHAIN], found.runs[FAN_OUT]
         gaps = p50_p95([gap for run in chain for gap in _gaps(run)])
         waits = p50_p95([wait for run in fan_out for wait in _waits(run)])
         table.rows.append((
@@ -185,3 +265,46 @@ def _table(
         + "; ".join(f"{peer}: {json.dumps(config)}" for peer, config in configured.items()),
     ]
     return table
+
+
+def _idle_table(measured: dict[str, Measured], idle_seconds: int) -> Table:
+    table = Table(
+        "SQS requests of an idle cluster (one worker), per hour",
+        ("peer", "SQS requests per hour", "of them, in the window", "command"),
+    )
+    for peer, found in measured.items():
+        per_hour = sum(found.idle_sqs.values()) * 3600 / idle_seconds
+        of_them = ", ".join(f"{a.split(':')[1]} x{n}" for a, n in found.idle_sqs.most_common())
+        table.rows.append((peer, f"{per_hour:.0f}", of_them or "none", f"`{COMMAND}`"))
+    table.notes = [
+        f"Every SQS request moto's server recorded in {idle_seconds} s with no DAG running "
+        "(MOTO_ENABLE_RECORDING), after the bench DAGs were parsed; SQS bills per request."
+    ]
+    return table
+
+
+def _memory_table(found: Measured, samples: int) -> Table:
+    table = Table(
+        f"Memory per component ({RENDERED})",
+        ("component", "idle RSS", "idle PSS", "fan-out peak RSS", "fan-out peak PSS",
+         f"container on `{SIZE}`", "peak PSS / container", "command"),
+    )  # fmt: skip
+    for name, limit in _container_mib().items():
+        idle, peak = found.idle_memory.get(name, Usage()), found.fan_out_memory.get(name, Usage())
+        table.rows.append((
+            name, _mib(idle.rss_kib), _mib(idle.pss_kib), _mib(peak.rss_kib),
+            _mib(peak.pss_kib), f"{limit} MiB", f"{peak.pss_kib / 1024 / limit:.0%}",
+            f"`{COMMAND}`",
+        ))  # fmt: skip
+    table.notes = [
+        "Each component's process tree (tests/e2e/memory.py): RSS counts a shared page once "
+        "per process (the forked Celery pool, Airflow's task supervisors), PSS splits it "
+        "among them, as the container's cgroup is charged. Idle: at the end of the idle "
+        f"window; peak: sampled every 2 s through {samples} fan-out runs of 50 tasks on one "
+        "worker of concurrency 5 (the small preset's)."
+    ]
+    return table
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"

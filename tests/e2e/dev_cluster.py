@@ -33,13 +33,14 @@ class DevCluster:
     dags: Path
     port: int
     manifest: Path | None = None  # the default example when None
+    env: dict[str, str] = field(default_factory=dict)  # added to `farflow dev`'s environment
     printed: str = ""  # what the last `up --detach` printed
     password: str = field(default="", repr=False)
 
     def farflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """`farflow dev ARGS` with this cluster's state directory, from the repository."""
         argv = [FARFLOW, "dev", *args, "--state-dir", str(self.state_dir)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | self.env
         return subprocess.run(
             argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
