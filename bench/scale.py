@@ -12,26 +12,16 @@ from kubernetes import client
 from rich.progress import Progress
 
 from bench.report import Table, pause, seconds, tally
-from bench.stack import Stack, clusters_call, condition, is_ready, peak_rss_mib, watch_until
+from bench.stack import Stack, clusters_call, is_ready, peak_rss_mib, settled, watch_until
 from tests.cases import MINIMAL, load, merged
 
 RESYNC = 30.0  # `farflow run`'s defaults
 AWS_RECHECK = 300.0
-# EKS takes at most 5300 characters in aws-observability/aws-logging: past about twenty
-# clusters a new one's pod logs cannot be routed, and it waits for PodLogsReady alone.
-LOGS_FULL = "waiting for PodLogsReady"
 
 
 def settle_wait(clusters: int) -> float:
     """Seconds to wait for every cluster to settle, past the 120 s goal."""
     return max(300.0, 3.0 * clusters)
-
-
-def settled(body: dict[str, Any] | None) -> bool:
-    """Ready, or held by nothing but the shared log router's limit."""
-    return is_ready(body) or (
-        body is not None and condition(body, "Ready").get("message") == LOGS_FULL
-    )
 
 
 def run(stack: Stack, clusters: int, namespaces: int, progress: Progress) -> list[Table]:

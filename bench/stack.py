@@ -230,6 +230,18 @@ def is_ready(body: dict[str, Any] | None) -> bool:
     return body is not None and condition(body, "Ready").get("status") == "True"
 
 
+# EKS caps the shared aws-observability/aws-logging ConfigMap at 5300 characters: past about
+# 16 clusters a new one's pod logs cannot be routed, and it waits for PodLogsReady alone.
+LOGS_FULL = "waiting for PodLogsReady"
+
+
+def settled(body: dict[str, Any] | None) -> bool:
+    """Ready, or held by nothing but the shared log router's limit."""
+    return is_ready(body) or (
+        body is not None and condition(body, "Ready").get("message") == LOGS_FULL
+    )
+
+
 def peak_rss_mib(running: Operator) -> tuple[float, float]:
     """The operator process's peak and current resident memory (VmHWM, VmRSS), in MiB."""
     assert running.process.popen is not None
