@@ -13,7 +13,6 @@ import json
 import shutil
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,17 +26,15 @@ from urllib.parse import urlsplit
 import yaml
 from airflow_client import client as airflow
 from kombu.transport import SQS
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
-from bench.report import Table, p50_p95, seconds
+from bench.report import Table, p50_p95, pause, seconds, tally
 from farflow.airflow_api import TIMEOUT, Endpoint, signed_in
-from farflow.fargate import parse_memory_mib
 from tests.cases import DEV, load
 from tests.e2e.dev_cluster import DevCluster
-from tests.e2e.memory import MemorySampler, Usage, tree_usage
+from tests.e2e.memory import MemorySampler, Usage, container_memory_mib, tree_usage
 from tests.fixtures.aws_proxy import operation_of
 from tests.fixtures.processes import free_port, wait_until
-from tests.unit.planning import planned
 
 DAGS = Path(__file__).with_name("dags")
 CHAIN, FAN_OUT = "bench_chain", "bench_fan_out"
@@ -93,7 +90,7 @@ class Measured:
     """One peer's numbers."""
 
     runs: dict[str, list[Run]] = field(default_factory=dict)  # by DAG
-    idle_sqs: Counter[str] = field(default_factory=Counter)  # SQS action -> requests
+    idle_sqs: list[str] = field(default_factory=list)  # the SQS actions called
     idle_memory: dict[str, Usage] = field(default_factory=dict)  # by component
     fan_out_memory: dict[str, Usage] = field(default_factory=dict)  # the peaks
 
@@ -104,11 +101,10 @@ def run(samples: int, idle_seconds: int, progress: Progress) -> list[Table]:
     measured: dict[str, Measured] = {}
     configured = peers()
     for peer, config in configured.items():
-        task = progress.add_task(f"airflow: {peer}", total=2 * samples + 2)
-        advance = partial(progress.advance, task)
+        task = progress.add_task(f"airflow: {peer}", total=2 * samples + 1 + idle_seconds)
         with _cluster(config) as (dev, api):
-            advance()
-            measured[peer] = _measure(dev, api, samples, idle_seconds, advance)
+            progress.advance(task)
+            measured[peer] = _measure(dev, api, samples, idle_seconds, progress=progress, task=task)
     return [
         _table(measured, configured, samples),
         _idle_table(measured, idle_seconds),
@@ -121,15 +117,17 @@ def _measure(
     api: airflow.ApiClient,
     samples: int,
     idle_seconds: int,
-    advance: Callable[[], None],
+    *,
+    progress: Progress,
+    task: TaskID,
 ) -> Measured:
     found = Measured()
     recording = dev.state_dir.parent / RECORDING
     before = len(_recorded(recording))
-    time.sleep(idle_seconds)
-    found.idle_sqs = Counter(a for a in _recorded(recording)[before:] if a.startswith("sqs:"))
+    pause(progress, task, idle_seconds)  # the window measured: what an idle cluster costs
+    found.idle_sqs = [a for a in _recorded(recording)[before:] if a.startswith("sqs:")]
     found.idle_memory = {name: tree_usage(pid) for name, pid in _components(dev).items()}
-    advance()
+    advance = partial(progress.advance, task)
     found.runs[CHAIN] = _runs(api, CHAIN, samples, advance)
     with MemorySampler(partial(_components, dev)) as sampler:
         found.runs[FAN_OUT] = _runs(api, FAN_OUT, samples, advance)
@@ -162,15 +160,9 @@ def _recorded(recording: Path) -> list[str]:
 
 def _components(dev: DevCluster) -> dict[str, int]:
     """Each running Airflow component's main process."""
-    containers = _container_mib()
+    containers = container_memory_mib(SIZE)
     rows = dev.state()["processes"]
     return {row["name"]: row["pid"] for row in rows if row["name"] in containers and row["pid"]}
-
-
-def _container_mib() -> dict[str, int]:
-    """Each component's container memory on SIZE, as the operator sizes it."""
-    made = planned({"spec": {"size": SIZE}})
-    return {c.name: int(parse_memory_mib(c.size.memory)) for c in made.components}
 
 
 @contextmanager
@@ -273,9 +265,9 @@ def _idle_table(measured: dict[str, Measured], idle_seconds: int) -> Table:
         ("peer", "SQS requests per hour", "of them, in the window", "command"),
     )
     for peer, found in measured.items():
-        per_hour = sum(found.idle_sqs.values()) * 3600 / idle_seconds
-        of_them = ", ".join(f"{a.split(':')[1]} x{n}" for a, n in found.idle_sqs.most_common())
-        table.rows.append((peer, f"{per_hour:.0f}", of_them or "none", f"`{COMMAND}`"))
+        per_hour = len(found.idle_sqs) * 3600 / idle_seconds
+        of_them = tally([action.split(":")[1] for action in found.idle_sqs])
+        table.rows.append((peer, f"{per_hour:.0f}", of_them, f"`{COMMAND}`"))
     table.notes = [
         f"Every SQS request moto's server recorded in {idle_seconds} s with no DAG running "
         "(MOTO_ENABLE_RECORDING), after the bench DAGs were parsed; SQS bills per request."
@@ -289,7 +281,7 @@ def _memory_table(found: Measured, samples: int) -> Table:
         ("component", "idle RSS", "idle PSS", "fan-out peak RSS", "fan-out peak PSS",
          f"container on `{SIZE}`", "peak PSS / container", "command"),
     )  # fmt: skip
-    for name, limit in _container_mib().items():
+    for name, limit in container_memory_mib(SIZE).items():
         idle, peak = found.idle_memory.get(name, Usage()), found.fan_out_memory.get(name, Usage())
         table.rows.append((
             name, _mib(idle.rss_kib), _mib(idle.pss_kib), _mib(peak.rss_kib),

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from farflow.fargate import parse_memory_mib
 from tests.fixtures.processes import descendants
+from tests.unit.planning import planned
 
 INTERVAL = 2.0
 
@@ -65,3 +68,10 @@ class MemorySampler:
         while not self._stop.wait(INTERVAL):
             for name, pid in self.pids().items():
                 self.peaks[name] = self.peaks.get(name, Usage()).peak(tree_usage(pid))
+
+
+@cache
+def container_memory_mib(preset: str) -> dict[str, int]:
+    """Each component's container memory on ``preset``, as the operator sizes it."""
+    made = planned({"spec": {"size": preset}})
+    return {c.name: int(parse_memory_mib(c.size.memory)) for c in made.components}

@@ -19,15 +19,13 @@ from typing import Any
 import pytest
 
 from farflow.api.resolve import PRESETS
-from farflow.fargate import parse_memory_mib
 from farflow.local import probes
 from farflow.plan.components import HEARTBEAT_MAX_AGE
 from tests.e2e.conftest import Stack
 from tests.e2e.dag_runs import Run
-from tests.e2e.memory import Usage
+from tests.e2e.memory import Usage, container_memory_mib
 from tests.fixtures.postgres import Postgres
 from tests.fixtures.processes import wait_until
-from tests.unit.planning import planned
 
 pytestmark = pytest.mark.e2e
 
@@ -199,12 +197,6 @@ def test_every_component_and_its_probes_fit_its_container_on_every_preset(
         if (need := needed_mib(name, preset, peaks[name], probe_rss.get(name, 0), stack)) > limit
     ]
     assert too_big == [], "\n".join([*too_big, *report])
-
-
-def container_memory_mib(preset: str) -> dict[str, int]:
-    """Each component's container memory on ``preset``, as the operator sizes it."""
-    made = planned({"spec": {"size": preset}})
-    return {c.name: int(parse_memory_mib(c.size.memory)) for c in made.components}
 
 
 def needed_mib(name: str, preset: str, peak: Usage, probe_kib: int, stack: Stack) -> int:
