@@ -19,6 +19,7 @@ ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 FIELD_MANAGER = "farflow"  # server-side apply's field manager, and app.kubernetes.io/managed-by
 CLUSTER_LABEL = "farflow.io/cluster"  # the AirflowCluster's name: unique in its namespace only
+COMPONENT_LABEL = "app.kubernetes.io/component"
 # <namespace>.<name> of the AirflowCluster: unique in the whole Kubernetes cluster, so objects
 # in a task namespace two clusters share, and the pods a Fargate profile selects, tell their
 # owners apart.
@@ -88,7 +89,7 @@ def selector_labels(cluster: str, component: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "airflow",
         "app.kubernetes.io/instance": cluster,
-        "app.kubernetes.io/component": component,
+        COMPONENT_LABEL: component,
         CLUSTER_LABEL: cluster,
     }
 

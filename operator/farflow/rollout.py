@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from farflow.api.status import Condition, ConditionType, WorkersStatus
+from farflow.api.status import Condition, ConditionType, PoolStatus, WorkersStatus
 from farflow.kube.apply import contains
 from farflow.kube.observe import DeploymentState, JobState, deployment_state
 from farflow.objects import Manifest
-from farflow.plan.model import Component, Plan
+from farflow.plan.model import WORKER, Component, Plan
 
 PROGRESS_RETRY = 5.0  # seconds between looks while a migration or a stage is under way
 MIGRATION_BACKOFF, MIGRATION_BACKOFF_CAP = 30.0, 1800.0  # before a failed migration's rerun
 # Which condition reports the Deployments of which component.
-AVAILABILITY: dict[ConditionType, tuple[str, ...]] = {
-    "ApiServerAvailable": ("api-server",),
-    "SchedulerAvailable": ("scheduler", "dag-processor", "triggerer"),
-    "WorkersAvailable": ("worker",),
+AVAILABILITY: dict[ConditionType, Callable[[Component], bool]] = {
+    "ApiServerAvailable": lambda component: component.name == "api-server",
+    "SchedulerAvailable": lambda component: (
+        component.name in ("scheduler", "dag-processor", "triggerer")
+    ),
+    "WorkersAvailable": lambda component: component.is_worker,
 }
 
 
@@ -85,7 +87,7 @@ def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> De
     return Decision(
         apply=apply,
         conditions=(migration, *_availability(plan, states)),
-        workers=_workers(states),
+        workers=_workers(plan, states),
         airflow_version=_running_version(states),
         failed=failed,
         delay=delay,
@@ -159,8 +161,8 @@ def _states(
 
 def _availability(plan: Plan, states: Mapping[str, DeploymentState]) -> list[Condition]:
     conditions = []
-    for kind, names in AVAILABILITY.items():
-        planned = [c for c in plan.components if c.name in names]
+    for kind, reports in AVAILABILITY.items():
+        planned = [c for c in plan.components if reports(c)]
         conditions.append(_available(kind, planned, states))
     return conditions
 
@@ -181,12 +183,18 @@ def _running_version(states: Mapping[str, DeploymentState]) -> str | None:
     return versions.pop() if rolled_out and len(versions) == 1 else None
 
 
-def _workers(states: Mapping[str, DeploymentState]) -> WorkersStatus | None:
-    worker = states.get("worker")
-    if worker is None:
+def _workers(plan: Plan, states: Mapping[str, DeploymentState]) -> WorkersStatus | None:
+    """The default pool's workers, and each named pool's (worker-<name>) under its name."""
+    if WORKER not in states:
         return None
-    return WorkersStatus(
-        desired=worker.desired,
-        ready=worker.ready,
-        ready_of_desired=f"{worker.ready}/{worker.desired}",
-    )
+    pools = {
+        c.name.removeprefix(f"{WORKER}-"): _pool(states[c.name])
+        for c in plan.components
+        if c.is_worker and c.name != WORKER
+    }
+    return WorkersStatus(**_pool(states[WORKER]).model_dump(), pools=pools)
+
+
+def _pool(state: DeploymentState) -> PoolStatus:
+    ready_of_desired = f"{state.ready}/{state.desired}"
+    return PoolStatus(desired=state.desired, ready=state.ready, ready_of_desired=ready_of_desired)

@@ -1,22 +1,23 @@
-"""The worker autoscaler of one cluster: every few seconds it reads the Celery demand from
-the cluster's SQS queues, decides (`farflow.autoscale`) and sets the workers' replicas with
-a field manager of its own, so the reconcile never resets them. Its last look (waiting,
-running, reason) goes into status.workers, which the reconcile carries over."""
+"""The worker autoscaler of one cluster: every few seconds it reads each worker pool's Celery
+demand from the pool's SQS queues, decides (`farflow.autoscale`) and sets the pool's replicas
+with a field manager of its own, so the reconcile never resets them. Its last look (waiting,
+running, reason) goes into status.workers (a named pool's under pools), which the reconcile
+carries over."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from farflow import airflow_api, airflow_objects
 from farflow.api import parse, resolve
-from farflow.api.resolve import ResolvedCluster
-from farflow.api.status import WorkersStatus
+from farflow.api.resolve import ResolvedCluster, ResolvedWorkerPool
+from farflow.api.status import PoolStatus, WorkersStatus
 from farflow.autoscale import Demand, History, Policy, decide
 from farflow.aws import sqs
 from farflow.aws.session import AwsError
@@ -25,73 +26,103 @@ from farflow.kube.client import Kube
 from farflow.objects import AUTOSCALER_FIELD_MANAGER, Manifest
 from farflow.plan import admin_password
 from farflow.plan.config import in_cluster_url
+from farflow.plan.model import WORKER
 
 log = logging.getLogger(__name__)
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"  # lowest removed first
+NO_LOOK: dict[str, Any] = {"waiting": None, "running": None, "reason": None}
+Observed = TypeVar("Observed", bound=PoolStatus)
 
 
 @dataclass
 class Autoscaler:
-    """One cluster's autoscaler; remembers the demand of the scale-down delay."""
+    """One cluster's autoscaler; remembers each pool's demand over its scale-down delay."""
 
-    history: History | None = None
+    histories: dict[str, History] = field(default_factory=dict)  # by component
 
     def step(self, body: dict[str, Any], kube: Kube) -> None:
-        """One look at the queues, and the replicas set if the decision changed them."""
-        cluster = _autoscaled(body)
+        """One look at each autoscaled pool's queues, and its replicas set if the decision
+        changed them."""
+        cluster = _valid(body)
         aws = (body.get("status") or {}).get("aws") or {}
-        urls = list((aws.get("queueUrls") or {}).values())
-        if cluster is None or not urls:
-            self.history = None  # nothing to scale: start afresh when there is
-            _show(kube, body, {"waiting": None, "running": None, "reason": None})
-            return
-        names = cluster.names
-        live = kube.get("apps/v1", "Deployment", names.of("worker"), names.namespace)
-        if live is None:  # the rollout has not reached the workers yet
-            return
+        scaled = _scaled_pools(cluster, aws.get("queueUrls") or {})
+        looks = {
+            pool.component: self._pool_step(kube, body, pool, aws["region"]) for pool in scaled
+        }
+        for component in set(self.histories) - set(looks):  # start afresh when scaled again
+            del self.histories[component]
+        named = [pool.name for pool in cluster.spec.workers.pools] if cluster is not None else []
+        _show(kube, body, looks, named)
+
+    def _pool_step(
+        self, kube: Kube, body: dict[str, Any], pool: _Pool, region: str
+    ) -> dict[str, Any]:
+        """One pool's look at its queues, and its replicas set if the decision changed."""
+        names = pool.cluster.names
+        live = kube.get("apps/v1", "Deployment", names.of(pool.component), names.namespace)
+        if live is None:  # the rollout has not reached these workers yet
+            return NO_LOOK
         current = live["spec"].get("replicas", 1)
         try:
-            waiting, running = sqs.demand(aws["region"], urls)
+            waiting, running = sqs.demand(region, pool.urls)
         except AwsError as error:  # the replicas stay; status says why
-            reason = f"workers kept at {current}: {error}"
-            _show(kube, body, {"waiting": None, "running": None, "reason": reason})
-            return
-        replicas, reason = self._decide(
-            cluster, current, Demand(time.monotonic(), waiting, running)
-        )
+            return {**NO_LOOK, "reason": f"workers kept at {current}: {error}"}
+        replicas, reason = self._decide(pool, current, Demand(time.monotonic(), waiting, running))
         if replicas < current and running:
-            replicas, reason = _idlest_first(kube, cluster, live, replicas, reason)
+            replicas, reason = _idlest_first(kube, pool.cluster, live, replicas, reason)
         if replicas != current:
             _scale(kube, live, replicas)
-            log.info("%s: workers %d -> %d: %s", cluster.qualified_name, current, replicas, reason)
-            events.emit(kube, body, "WorkersScaled", f"{current} -> {replicas} workers: {reason}")
+            which = f"{pool.cluster.qualified_name} {pool.component}"
+            log.info("%s: %d -> %d: %s", which, current, replicas, reason)
+            message = f"{pool.component}: {current} -> {replicas} workers: {reason}"
+            events.emit(kube, body, "WorkersScaled", message)
         ready = (live.get("status") or {}).get("readyReplicas", 0)
         look = {"waiting": waiting, "running": running, "reason": reason}
-        _show(kube, body, {**look, "desired": replicas, "readyOfDesired": f"{ready}/{replicas}"})
+        return {**look, "desired": replicas, "readyOfDesired": f"{ready}/{replicas}"}
 
-    def _decide(self, cluster: ResolvedCluster, current: int, look: Demand) -> tuple[int, str]:
-        workers = cluster.spec.workers
+    def _decide(self, pool: _Pool, current: int, look: Demand) -> tuple[int, str]:
+        settings = pool.settings
         policy = Policy(
-            min_replicas=workers.min_replicas,
-            max_replicas=workers.max_replicas,
-            tasks_per_worker=workers.autoscaling.tasks_per_worker,
-            scale_down_delay=workers.autoscaling.scale_down_delay_seconds,
+            min_replicas=settings.min_replicas,
+            max_replicas=settings.max_replicas,
+            tasks_per_worker=settings.autoscaling.tasks_per_worker,
+            scale_down_delay=settings.autoscaling.scale_down_delay_seconds,
         )
-        history = self.history or History(since=look.at)
-        self.history = history.add(look, policy.scale_down_delay)
-        decision = decide(policy, current, self.history)
+        history = self.histories.get(pool.component) or History(since=look.at)
+        self.histories[pool.component] = history.add(look, policy.scale_down_delay)
+        decision = decide(policy, current, self.histories[pool.component])
         return decision.replicas, decision.reason
 
 
-def _autoscaled(body: dict[str, Any]) -> ResolvedCluster | None:
-    """The resolved cluster, if FarFlow scales its workers now (a valid spec, not suspended,
-    autoscaling on); an invalid spec is the reconcile's to report."""
+@dataclass(frozen=True)
+class _Pool:
+    """One pool of a cluster's workers, as the autoscaler scales it."""
+
+    cluster: ResolvedCluster
+    component: str  # its Deployment's: worker, or worker-<name>
+    settings: ResolvedWorkerPool
+    urls: list[str]  # of its SQS queues
+
+
+def _valid(body: dict[str, Any]) -> ResolvedCluster | None:
+    """The resolved cluster, if its spec is valid (an invalid one is the reconcile's to
+    report)."""
     try:
-        cluster = resolve(parse(body))
+        return resolve(parse(body))
     except ValidationError:
         return None
-    spec = cluster.spec
-    return cluster if spec.workers.autoscaling.enabled and not spec.suspend else None
+
+
+def _scaled_pools(cluster: ResolvedCluster | None, urls: Mapping[str, str]) -> list[_Pool]:
+    """The pools FarFlow scales now: autoscaled, in a cluster not suspended, with the URL of
+    each of their queues known."""
+    if cluster is None or cluster.spec.suspend:
+        return []
+    return [
+        _Pool(cluster, component, pool, [urls[queue] for queue in pool.queues])
+        for component, pool in cluster.spec.workers.by_component().items()
+        if pool.autoscaling.enabled and all(queue in urls for queue in pool.queues)
+    ]
 
 
 def _idlest_first(
@@ -144,16 +175,42 @@ def _scale(kube: Kube, live: Manifest, replicas: int) -> None:
     kube.apply(manifest, AUTOSCALER_FIELD_MANAGER)
 
 
-def _show(kube: Kube, body: dict[str, Any], look: dict[str, Any]) -> None:
-    """The look in status.workers, written only where it differs from what status shows."""
+def _show(
+    kube: Kube, body: dict[str, Any], looks: Mapping[str, dict[str, Any]], named: list[str]
+) -> None:
+    """Each pool's look (by component) in status.workers, a named pool's under pools (a pool
+    not scaled now shows none), written only where it differs from what status shows."""
     shown = (body.get("status") or {}).get("workers") or {}
-    if any(shown.get(key) != value for key, value in look.items()):
-        kube.merge_status(body, {"workers": look})
+    patch = dict(looks.get(WORKER, NO_LOOK))
+    shown_pools = shown.get("pools") or {}
+    stale = {
+        name: look
+        for name in named
+        if _differs(shown_pools.get(name) or {}, look := looks.get(f"{WORKER}-{name}", NO_LOOK))
+    }
+    if stale:
+        patch["pools"] = stale
+    if stale or _differs(shown, patch):
+        kube.merge_status(body, {"workers": patch})
+
+
+def _differs(shown: Mapping[str, Any], look: Mapping[str, Any]) -> bool:
+    return any(shown.get(key) != value for key, value in look.items() if key != "pools")
 
 
 def with_last_look(workers: WorkersStatus, previous: WorkersStatus | None) -> WorkersStatus:
-    """``workers`` as a reconcile observed them, with the autoscaler's last look kept."""
+    """``workers`` as a reconcile observed them, with the autoscaler's last look kept, for
+    the default pool and for each named pool."""
     if previous is None:
         return workers
+    pools = {
+        name: _last_look(pool, previous.pools.get(name)) for name, pool in workers.pools.items()
+    }
+    return _last_look(workers, previous).model_copy(update={"pools": pools})
+
+
+def _last_look(pool: Observed, previous: PoolStatus | None) -> Observed:
+    if previous is None:
+        return pool
     look = {"waiting": previous.waiting, "running": previous.running, "reason": previous.reason}
-    return workers.model_copy(update=look)
+    return pool.model_copy(update=look)

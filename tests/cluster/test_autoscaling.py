@@ -35,12 +35,12 @@ AUTOSCALED = {
 }
 
 
-def workers(local_cluster: Any, namespace: str) -> Any:
-    return get_json(local_cluster, "-n", namespace, "deployment/minimal-worker")
+def workers(local_cluster: Any, namespace: str, deployment: str = "minimal-worker") -> Any:
+    return get_json(local_cluster, "-n", namespace, f"deployment/{deployment}")
 
 
-def replicas(local_cluster: Any, namespace: str) -> int:
-    return int(workers(local_cluster, namespace)["spec"]["replicas"])
+def replicas(local_cluster: Any, namespace: str, deployment: str = "minimal-worker") -> int:
+    return int(workers(local_cluster, namespace, deployment)["spec"]["replicas"])
 
 
 def config_hash(local_cluster: Any, namespace: str) -> str:
@@ -55,10 +55,10 @@ def start_autoscaled(local_cluster: Any, namespace: str, operators: Operators) -
     wait_ready(local_cluster, namespace)
 
 
-def queue_tasks(local_cluster: Any, namespace: str, count: int) -> str:
-    """``count`` messages on the cluster's default queue, as Celery's; returns its URL."""
+def queue_tasks(local_cluster: Any, namespace: str, count: int, queue: str = "default") -> str:
+    """``count`` messages on the cluster's ``queue``, as Celery's; returns its URL."""
     status = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]
-    url = str(status["aws"]["queueUrls"]["default"])
+    url = str(status["aws"]["queueUrls"][queue])
     for number in range(count):
         boto3.client("sqs").send_message(QueueUrl=url, MessageBody=f"task {number}")
     return url
@@ -89,8 +89,42 @@ def test_queued_tasks_raise_the_workers_and_an_empty_queue_takes_them_to_zero(
         local_cluster, "-n", namespace, "events", "--field-selector", "reason=WorkersScaled"
     )
     messages = [event["message"] for event in events["items"]]
-    assert any(message.startswith("0 -> 3 workers: 5 waiting") for message in messages)
-    assert any(message.startswith("3 -> 0 workers") for message in messages)
+    assert any(message.startswith("worker: 0 -> 3 workers: 5 waiting") for message in messages)
+    assert any(message.startswith("worker: 3 -> 0 workers") for message in messages)
+
+
+def test_a_pool_scales_on_its_own_queue_alone(
+    local_cluster: Any, namespace: str, operators: Operators, aws_env: None
+) -> None:
+    large = {"name": "large", "queues": ["large"], "minReplicas": 0, "maxReplicas": 3}
+    pooled = merged(AUTOSCALED, {"spec": {"workers": {"pools": [
+        {**large, "concurrency": 1, "autoscaling": {"scaleDownDelaySeconds": 5}}
+    ]}}})  # fmt: skip
+    operators.start("--autoscale-seconds", "1")
+    apply_cluster(local_cluster, namespace, pooled)
+    wait_ready(local_cluster, namespace)
+    template = workers(local_cluster, namespace, "minimal-worker-large")["spec"]["template"]
+    assert template["spec"]["containers"][0]["args"][3:5] == ["--queues", "large"]
+    url = queue_tasks(local_cluster, namespace, 2, "large")
+
+    def scaled() -> bool:
+        return replicas(local_cluster, namespace, "minimal-worker-large") == 2
+
+    wait_for(scaled, 15, "a worker of the large pool per task")
+    assert replicas(local_cluster, namespace) == 0  # the default pool's queue is empty
+
+    def reported() -> bool:
+        shown = get_json(local_cluster, "-n", namespace, "af/minimal")["status"]["workers"]
+        pool = shown.get("pools", {}).get("large", {})
+        return bool(pool.get("waiting") == 2 and pool.get("readyOfDesired", "").endswith("/2"))
+
+    wait_for(reported, 30, "status.workers.pools.large with its queue's depth")
+    boto3.client("sqs").purge_queue(QueueUrl=url)
+
+    def drained() -> bool:
+        return replicas(local_cluster, namespace, "minimal-worker-large") == 0
+
+    wait_for(drained, 60, "no worker of the large pool once drained")
 
 
 def test_without_autoscaling_the_replicas_are_the_users(

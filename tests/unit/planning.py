@@ -32,7 +32,7 @@ def facts(queues: tuple[str, ...] = ("default",)) -> AwsFacts:
 
 def planned(patch: dict[str, Any] | None = None) -> Plan:
     made = cluster(patch)
-    return plan(made, facts(tuple(made.spec.workers.queues)))
+    return plan(made, facts(tuple(made.spec.workers.all_queues())))
 
 
 def built(patch: dict[str, Any] | None = None) -> list[Manifest]:

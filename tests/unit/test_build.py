@@ -552,7 +552,10 @@ def test_the_longest_accepted_name_renders_valid_objects() -> None:
         load(FULL),
         {
             "metadata": {"name": longest, "namespace": namespace},
-            "spec": {"pods": {"namespace": "t" * 63}},
+            "spec": {
+                "pods": {"namespace": "t" * 63},
+                "workers": {"pools": [{"name": "p" * 20, "queues": ["q" * 40]}]},
+            },
         },
     )
     objects = rendered(parse(full), "123456789012")

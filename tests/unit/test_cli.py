@@ -68,6 +68,7 @@ def test_render_prints_every_manifest_of_the_full_example(
         "full-dag-processor",
         "full-triggerer",
         "full-worker",
+        "full-worker-large",
     ]
     by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects if o}
     assert {name for kind, name in by_key if kind == "ConfigMap"} == {

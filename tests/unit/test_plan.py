@@ -302,6 +302,25 @@ def test_the_five_components_in_rollout_order() -> None:
     )
 
 
+def test_each_worker_pool_is_a_worker_of_its_own_queues_size_and_bounds() -> None:
+    large = {"name": "large", "queues": ["large", "larger"], "minReplicas": 0, "concurrency": 2}
+    made = planned({"spec": {"workers": {"queues": ["default", "heavy"], "pools": [
+        {**large, "resources": {"cpu": "4", "memory": "16Gi"}}
+    ]}}})  # fmt: skip
+    worker, pool = made.component("worker"), made.component("worker-large")
+    assert worker is not None
+    assert pool is not None
+    assert worker.command[3:] == ("--queues", "default,heavy", "--concurrency", "5")
+    assert pool.command[3:] == ("--queues", "large,larger", "--concurrency", "2")
+    assert (pool.replicas, pool.size.cpu, pool.rollout_stage) == (0, "4", worker.rollout_stage)
+    assert pool.is_worker
+    assert pool.termination_grace_seconds == worker.termination_grace_seconds
+    config = made.config
+    predefined = json.loads(config["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__PREDEFINED_QUEUES"])
+    assert sorted(predefined) == ["default", "heavy", "large", "larger"]
+    assert config["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "default"
+
+
 def test_every_component_has_probes() -> None:
     for component in planned().components:
         assert component.probes is not None, component.name

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farflow.api.status import WorkersStatus
+from farflow.api.status import PoolStatus, WorkersStatus
 from farflow.kube.observe import JobState
 from farflow.objects import Manifest
 from farflow.plan import Plan
@@ -244,3 +244,22 @@ def test_a_resumed_cluster_starts_its_workers_again() -> None:
     found["worker"] = suspended
     decision = decide(made, scaled(made, deployments, observed(found)), observed(found))
     assert decision.apply == ("worker",)
+
+
+def test_each_worker_pool_reports_under_its_name_and_in_workers_available() -> None:
+    pool = {"name": "large", "queues": ["large"], "minReplicas": 2}
+    made, deployments = wanted({"spec": {"workers": {"pools": [pool]}}})
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    found["worker-large"] = live(deployments["worker-large"], ready=1)
+    decision = decide(made, deployments, observed(found))
+    assert decision.apply == ()
+    assert conditions(decision)["WorkersAvailable"] == ("False", "Unavailable")
+    assert decision.workers is not None
+    assert decision.workers.ready_of_desired == "1/1"  # the default pool
+    assert decision.workers.pools["large"].ready_of_desired == "1/2"
+    looked = WorkersStatus(
+        reason="idle", pools={"large": PoolStatus(waiting=3, running=1, reason="4 need 2")}
+    )
+    shown = with_last_look(decision.workers, looked)
+    assert (shown.reason, shown.pools["large"].reason) == ("idle", "4 need 2")
+    assert (shown.pools["large"].waiting, shown.pools["large"].desired) == (3, 2)

@@ -8,7 +8,13 @@ import jsonschema
 import pytest
 import yaml
 
-from farflow.api.status import AirflowObjectsStatus, AwsStatus, NamedState, WorkersStatus
+from farflow.api.status import (
+    AirflowObjectsStatus,
+    AwsStatus,
+    NamedState,
+    PoolStatus,
+    WorkersStatus,
+)
 from farflow.kube.status import PARTS, Report, changed, previous_status, wire
 from tests.cases import ROOT
 
@@ -109,7 +115,13 @@ def every_kind_of_status() -> list[Report]:
     running = all_true(new_report({}, 2))
     running.api_server_url, running.airflow_version = "http://x:8080", "3.3.2"
     running.workers = WorkersStatus(
-        desired=2, ready=1, ready_of_desired="1/2", waiting=4, running=5, reason="9 tasks"
+        desired=2,
+        ready=1,
+        ready_of_desired="1/2",
+        waiting=4,
+        running=5,
+        reason="9 tasks",
+        pools={"large": PoolStatus(desired=1, ready_of_desired="0/1", waiting=1, reason="1 task")},
     )
     running.aws = AwsStatus(
         region="eu-west-1",

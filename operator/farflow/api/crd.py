@@ -40,7 +40,7 @@ PRINTER_COLUMNS = [
         "name": "Workers",
         "type": "string",
         "jsonPath": ".status.workers.readyOfDesired",
-        "description": "Celery workers ready / desired",
+        "description": "Celery workers of the default pool ready / desired",
     },
     {"name": "URL", "type": "string", "jsonPath": ".status.apiServerUrl"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -166,7 +166,7 @@ def aws_names(
     object's, which tells a cluster from an earlier one of the same name."""
     return AwsNames(
         owner=f"{namespace}/{name}",
-        queues=tuple(_queue(spec, namespace, name, queue) for queue in spec.workers.queues),
+        queues=tuple(_queue(spec, namespace, name, queue) for queue in spec.workers.all_queues()),
         log_group=log_group,
         fargate_profile=spec.fargate.profile.name or resource_name(namespace, name, limit=100),
         admin_secret_id=secret_id(namespace, name, "admin"),

@@ -26,6 +26,7 @@ from farflow.api.spec import (
     ComponentSpec,
     ImageSpec,
     LoggingSpec,
+    NamedWorkerPoolSpec,
     PodsSpec,
     Resources,
     SchedulerSpec,
@@ -33,6 +34,7 @@ from farflow.api.spec import (
     SizePreset,
     SqsSpec,
     TriggererSpec,
+    WorkerPoolSpec,
     WorkersSpec,
 )
 from farflow.api.timeouts import TaskTimeouts, task_timeouts
@@ -141,11 +143,27 @@ class ResolvedAutoscaling(AutoscalingSpec):
     tasks_per_worker: int
 
 
+class ResolvedPool(NamedWorkerPoolSpec):
+    concurrency: int
+    resources: Resources
+    autoscaling: ResolvedAutoscaling
+
+
 class ResolvedWorkers(WorkersSpec):
     concurrency: int
     resources: Resources
     autoscaling: ResolvedAutoscaling
     termination_grace_period_seconds: int
+    pools: list[ResolvedPool]
+
+    def by_component(self) -> dict[str, ResolvedWorkerPool]:
+        """Each pool under its component's name: the default pool is "worker", a named one
+        worker-<name>."""
+        named = {f"worker-{pool.name}": pool for pool in self.pools}
+        return {"worker": self, **named}
+
+
+ResolvedWorkerPool = ResolvedWorkers | ResolvedPool
 
 
 class ResolvedSqs(SqsSpec):
@@ -232,22 +250,29 @@ def _sized(component: ComponentSpec, into: type[Model], preset_size: FargateSize
     return _filled(component, into, resources=snapped(component.resources, preset_size))
 
 
+def _resolved_pool(pool: WorkerPoolSpec, into: type[Model], preset: Preset, **values: Any) -> Model:
+    concurrency = pool.concurrency or preset.concurrency
+    autoscaling = _filled(
+        pool.autoscaling,
+        ResolvedAutoscaling,
+        tasks_per_worker=pool.autoscaling.tasks_per_worker or concurrency,
+    )
+    resources = snapped(pool.resources, preset.worker)
+    return _filled(
+        pool, into, concurrency=concurrency, autoscaling=autoscaling, resources=resources, **values
+    )
+
+
 def _resolved_workers(
     workers: WorkersSpec, preset: Preset, timeouts: TaskTimeouts
 ) -> ResolvedWorkers:
-    concurrency = workers.concurrency or preset.concurrency
-    autoscaling = _filled(
-        workers.autoscaling,
-        ResolvedAutoscaling,
-        tasks_per_worker=workers.autoscaling.tasks_per_worker or concurrency,
-    )
-    return _filled(
+    pools = [_resolved_pool(pool, ResolvedPool, preset) for pool in workers.pools]
+    return _resolved_pool(
         workers,
         ResolvedWorkers,
-        concurrency=concurrency,
-        autoscaling=autoscaling,
-        resources=snapped(workers.resources, preset.worker),
+        preset,
         termination_grace_period_seconds=timeouts.grace,
+        pools=pools,
     )
 
 

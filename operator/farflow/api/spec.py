@@ -8,8 +8,9 @@ for the user. Defaults here are the defaults everywhere: the CRD carries the sca
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -44,6 +45,7 @@ from farflow.api.types import (
     KmsKeyArn,
     LogGroupName,
     MemoryQuantity,
+    PoolName,
     QueueName,
     SecretNamePrefix,
     SecretsManagerArn,
@@ -755,10 +757,10 @@ class AutoscalingSpec(SpecModel):
     )
 
 
-class WorkersSpec(SpecModel):
-    """The Celery workers."""
+class WorkerPoolSpec(SpecModel):
+    """What every pool of Celery workers sets: its size, its bounds and its autoscaling."""
 
-    rules = (
+    rules: ClassVar[tuple[Rule, ...]] = (
         Rule(
             cel="self.minReplicas <= self.maxReplicas",
             message="minReplicas must be less than or equal to maxReplicas",
@@ -785,26 +787,79 @@ class WorkersSpec(SpecModel):
     concurrency: int | None = Field(
         None, ge=1, le=256, description="Tasks one worker runs at once. Defaults to the preset's."
     )
+    resources: Resources | None = Field(
+        None, description="Container size, snapped to Fargate. Defaults to the size preset's."
+    )
+    autoscaling: AutoscalingSpec = Field(
+        default_factory=AutoscalingSpec, description="Autoscaling."
+    )
+
+
+class NamedWorkerPoolSpec(WorkerPoolSpec):
+    """A pool of workers of its own, for the tasks of its queues (a DAG's queue=)."""
+
+    name: PoolName = Field(description="Pool name; its Deployment is <cluster>-worker-<name>.")
+    queues: Queues = Field(
+        min_length=1,
+        max_length=16,
+        description="Celery queues this pool's workers consume, each its own SQS queue; a "
+        "queue belongs to one pool.",
+    )
+
+
+_DEFAULT_QUEUE_CEL = "(" + " || ".join(f"q == '{queue}'" for queue in DEFAULT_QUEUES) + ")"
+
+
+def _queues_once(workers: WorkersSpec) -> bool:
+    queues = workers.all_queues()
+    return len(queues) == len(set(queues))
+
+
+class WorkersSpec(WorkerPoolSpec):
+    """The Celery workers: the default pool, and named pools beside it."""
+
+    rules = (
+        *WorkerPoolSpec.rules,
+        Rule(
+            cel="!has(self.pools) || self.pools.all(p, p.queues.all(q, "
+            f"!(has(self.queues) ? q in self.queues : {_DEFAULT_QUEUE_CEL}) && "
+            "self.pools.exists_one(o, q in o.queues)))",
+            message="a queue belongs to one pool: each queue of pools[] must be in no other "
+            "pool and not in workers.queues",
+            holds=_queues_once,
+            field_path=".pools",
+        ),
+    )
+
     queues: Queues = Field(
         default_factory=lambda: list(DEFAULT_QUEUES),
         min_length=1,
         max_length=16,
-        description="Celery queues the workers consume; the first is the default queue. Each "
-        "becomes an SQS queue.",
-    )
-    resources: Resources | None = Field(
-        None, description="Container size. Defaults to the size preset's."
-    )
-    autoscaling: AutoscalingSpec = Field(
-        default_factory=AutoscalingSpec, description="Autoscaling."
+        description="Celery queues the default pool consumes; the first is the default queue "
+        "of every task. Each becomes an SQS queue.",
     )
     termination_grace_period_seconds: int | None = Field(
         None,
         ge=30,
         le=43200,
-        description="Time a stopping worker gets to finish its running tasks. Defaults to "
-        f"spec.airflow.longestTaskSeconds + {MARGIN_SECONDS}; at least longestTaskSeconds.",
+        description="Time a stopping worker (of any pool) gets to finish its running tasks. "
+        f"Defaults to spec.airflow.longestTaskSeconds + {MARGIN_SECONDS}; at least "
+        "longestTaskSeconds.",
     )
+    pools: Annotated[Sequence[NamedWorkerPoolSpec], AfterValidator(_named_once)] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Named pools beside the default one, each its own Deployment, size, "
+        "bounds and autoscaling, for the tasks of its queues.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+
+    def all_queues(self) -> list[str]:
+        """Every queue of every pool, the default pool's first."""
+        return [*self.queues, *(queue for pool in self.pools for queue in pool.queues)]
 
 
 class EcsClusterSpec(SpecModel):
@@ -927,6 +982,40 @@ def _identity(path: str, why: str, **kwargs: Any) -> Immutable:
     return Immutable(tuple(path.split(".")), f"spec.{path} cannot change: {why}; {MOVE}", **kwargs)
 
 
+@dataclass(frozen=True)
+class PoolQueuesKept(Immutable):
+    """No queue of a worker pool goes away: it may move to another pool (or to the default
+    pool's queues), its SQS queue stays the same."""
+
+    def to_crd(self) -> dict[str, str]:
+        # has() guards rather than defaults in ternaries: those lose the lists' bounds, and
+        # the API server's cost estimate of the nested loops then exceeds its budget.
+        workers = "has(self.workers) && has(self.workers.{})"
+        kept = (
+            f"({workers.format('queues')} ? q in self.workers.queues : {_DEFAULT_QUEUE_CEL}) || "
+            f"({workers.format('pools')} && self.workers.pools.exists(n, q in n.queues))"
+        )
+        rule = (
+            "!has(oldSelf.workers) || !has(oldSelf.workers.pools) || "
+            f"oldSelf.workers.pools.all(p, p.queues.all(q, {kept}))"
+        )
+        return {"rule": rule, "message": self.message, "fieldPath": ".workers.pools"}
+
+    def changed(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        return not set(_pool_queues(old)) <= set(_wire_queues(new))
+
+
+def _pool_queues(spec: dict[str, Any]) -> list[str]:
+    pools = (spec.get("workers") or {}).get("pools") or []
+    return [queue for pool in pools for queue in pool.get("queues") or []]
+
+
+def _wire_queues(spec: dict[str, Any]) -> list[str]:
+    """Every queue of the spec ``spec`` (wire form), the default pool's included."""
+    default = (spec.get("workers") or {}).get("queues") or list(DEFAULT_QUEUES)
+    return [*default, *_pool_queues(spec)]
+
+
 # What names the resources a cluster owns. Editing one would start Airflow on new, empty
 # resources while the old ones keep running, never cleaned up.
 IDENTITY = (
@@ -964,6 +1053,11 @@ IDENTITY = (
         "would be orphaned",
         default=DEFAULT_QUEUES,
         grows=True,
+    ),
+    PoolQueuesKept(
+        ("workers", "pools"),
+        "spec.workers.pools cannot lose a queue: its SQS queue and the tasks waiting in it "
+        f"would be orphaned; a queue can move to another pool; {MOVE}",
     ),
     _identity(
         "dags.s3.bucket",

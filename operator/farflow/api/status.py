@@ -73,8 +73,8 @@ class Condition(StatusModel):
         return self.status == "True"
 
 
-class WorkersStatus(StatusModel):
-    """The Celery workers as observed."""
+class PoolStatus(StatusModel):
+    """One pool of Celery workers as observed."""
 
     desired: int = Field(0, description="Workers the Deployment asks for.")
     ready: int = Field(0, description="Workers ready to take tasks.")
@@ -86,6 +86,14 @@ class WorkersStatus(StatusModel):
         None, description="Tasks in flight (running, or reserved by a worker), at that look."
     )
     reason: str | None = Field(None, description="Why the autoscaler chose `desired`.")
+
+
+class WorkersStatus(PoolStatus):
+    """The Celery workers as observed: the default pool, and each named pool."""
+
+    pools: dict[str, PoolStatus] = Field(
+        default_factory=dict, description="Each named pool (spec.workers.pools) by name."
+    )
 
 
 class MigrationStatus(StatusModel):

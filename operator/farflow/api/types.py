@@ -127,6 +127,15 @@ QueueName = Annotated[
         40,
     ),
 ]
+# A worker pool's name ends its Deployment's, <cluster>-worker-<pool>.
+PoolName = Annotated[
+    str,
+    Matching(
+        "[a-z]([a-z0-9-]{0,18}[a-z0-9])?",
+        "must be a pool name: lowercase letters, digits and '-', at most 20 characters",
+        20,
+    ),
+]
 EnvVarName = Annotated[
     str,
     Matching(

@@ -44,7 +44,7 @@ def bindings(plan: Plan) -> list[Binding]:
     if plan.pod_template_file:
         executor = names.of("kubernetes-executor")
         found.append(Binding(names.namespace, executor, EXECUTOR_ROLE, ("scheduler",)))
-    runners = tuple(c.name for c in plan.components if c.name in ("worker", "triggerer"))
+    runners = tuple(c.name for c in plan.components if c.is_worker or c.name == "triggerer")
     if plan.tasks_allowed:
         name = names.in_task_namespace(plan.task_namespace, "pod-operator")
         found.append(Binding(plan.task_namespace, name, POD_OPERATOR_ROLE, runners))

@@ -6,14 +6,12 @@ selected: they carry the owner label, not an Airflow component's."""
 from __future__ import annotations
 
 from farflow.manifests.meta import metadata
-from farflow.objects import OWNER_LABEL, Manifest, Owner, owner_value
+from farflow.objects import COMPONENT_LABEL, OWNER_LABEL, Manifest, Owner, owner_value
 from farflow.plan.model import Plan
 
 API_VERSION, KIND = "vpcresources.k8s.aws/v1beta1", "SecurityGroupPolicy"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-# Every pod that runs Airflow: the components, the migration and the executor's task pods.
-AIRFLOW_PODS = ("api-server", "dag-processor", "kubernetes-executor", "migration", "scheduler",
-                "triggerer", "worker")  # fmt: skip
+# Every pod that runs Airflow beside the components: the migration and the executor's pods.
+OTHER_AIRFLOW_PODS = ("kubernetes-executor", "migration")
 
 
 def security_group_policies(plan: Plan, owner: Owner) -> list[Manifest]:
@@ -23,7 +21,7 @@ def security_group_policies(plan: Plan, owner: Owner) -> list[Manifest]:
     selector = {
         "matchLabels": {OWNER_LABEL: owner_value(names.namespace, names.cluster)},
         "matchExpressions": [
-            {"key": COMPONENT_LABEL, "operator": "In", "values": list(AIRFLOW_PODS)}
+            {"key": COMPONENT_LABEL, "operator": "In", "values": _airflow_pods(plan)}
         ],
     }
     return [
@@ -37,3 +35,8 @@ def security_group_policies(plan: Plan, owner: Owner) -> list[Manifest]:
             },
         }
     ]
+
+
+def _airflow_pods(plan: Plan) -> list[str]:
+    """The component label of every pod that runs Airflow, worker pools included."""
+    return sorted({*(c.name for c in plan.components), *OTHER_AIRFLOW_PODS})

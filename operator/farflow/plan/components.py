@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from farflow.api.resolve import ResolvedComponent, ResolvedSpec, ResolvedTriggerer
+from farflow.api.resolve import (
+    ResolvedComponent,
+    ResolvedSpec,
+    ResolvedTriggerer,
+    ResolvedWorkerPool,
+)
 from farflow.api.spec import Resources
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT
 from farflow.plan.model import Component, ComponentName, EnvVar, Probe, Probes, Size
@@ -19,7 +24,7 @@ def components(spec: ResolvedSpec) -> tuple[Component, ...]:
     planned = [_api_server(spec), _scheduler(spec), _dag_processor(spec)]
     if spec.triggerer.enabled:
         planned.append(_triggerer(spec))
-    planned.append(_worker(spec))
+    planned.extend(_workers(spec))
     return tuple(planned)
 
 
@@ -134,21 +139,25 @@ def _job_component(
     )
 
 
-def _worker(spec: ResolvedSpec) -> Component:
-    workers = spec.workers
+def _workers(spec: ResolvedSpec) -> list[Component]:
+    """A Deployment of workers per pool, each consuming its pool's queues alone."""
+    return [_worker(spec, name, pool) for name, pool in spec.workers.by_component().items()]
+
+
+def _worker(spec: ResolvedSpec, name: str, pool: ResolvedWorkerPool) -> Component:
     return Component(
-        name="worker",
+        name=name,
         command=(
             "airflow",
             "celery",
             "worker",
             "--queues",
-            ",".join(workers.queues),
+            ",".join(pool.queues),
             "--concurrency",
-            str(workers.concurrency),
+            str(pool.concurrency),
         ),
-        replicas=_replicas(spec, workers.min_replicas),
-        size=_size(workers.resources),
+        replicas=_replicas(spec, pool.min_replicas),
+        size=_size(pool.resources),
         rollout_stage=WORKER_STAGE,
         port=WORKER_LOG_PORT,
         # The image's dumb-init (PID 1) passes SIGTERM to Celery's main process alone, which
@@ -161,7 +170,7 @@ def _worker(spec: ResolvedSpec) -> Component:
         probes=_probes(
             _worker_check(), WORKER_LIVENESS, readiness=_worker_check(str(WORKER_LOG_PORT))
         ),
-        termination_grace_seconds=workers.termination_grace_period_seconds,
+        termination_grace_seconds=spec.workers.termination_grace_period_seconds,
         preflight=True,
         scaled_elsewhere=not spec.suspend,
     )

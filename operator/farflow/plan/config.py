@@ -182,7 +182,7 @@ def _latency() -> Options:
 
 
 def _celery(spec: ResolvedSpec, facts: AwsFacts) -> Options:
-    queues = spec.workers.queues
+    queues = spec.workers.all_queues()
     predefined = {queue: {"url": facts.queue_urls[queue]} for queue in queues}
     return {
         ("celery", "broker_url"): "sqs://",
@@ -202,7 +202,7 @@ def _celery(spec: ResolvedSpec, facts: AwsFacts) -> Options:
         ("celery_broker_transport_options", "visibility_timeout"): str(spec.timeouts.visibility),
         # Predefined queues: workers need no ListQueues/CreateQueue rights.
         ("celery_broker_transport_options", "predefined_queues"): json.dumps(predefined),
-        ("operators", "default_queue"): queues[0],
+        ("operators", "default_queue"): spec.workers.queues[0],
     }
 
 

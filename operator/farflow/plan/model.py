@@ -7,11 +7,14 @@ change to the plan lands in both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from farflow.api.names import KubeNames, SecretRef
 
-ComponentName = Literal["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
+# api-server, scheduler, dag-processor, triggerer, and a worker pool's: worker for the
+# default pool, worker-<name> for a named one.
+ComponentName = str
+WORKER = "worker"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,11 @@ class Component:
     termination_grace_seconds: int = 60
     preflight: bool = False  # an init container first checks the image's modules
     scaled_elsewhere: bool = False  # the autoscaler (or the user's HPA) owns the replicas
+
+    @property
+    def is_worker(self) -> bool:
+        """Whether this is a pool of Celery workers."""
+        return self.name == WORKER or self.name.startswith(f"{WORKER}-")
 
 
 @dataclass(frozen=True)
