@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from farflow.dev.up import own_log_port
 from farflow.local import (
     IMAGE_ENTRYPOINT,
     KUBERNETES_CONNECTION,
@@ -186,3 +187,15 @@ def test_probes_reach_the_ports_the_site_moved(tmp_path: Path) -> None:
     readiness = local["worker"].probes["readinessProbe"]["exec"]["command"]
     assert readiness[-1] == "18793"
     assert set(local["scheduler"].probes) == {"startupProbe", "readinessProbe", "livenessProbe"}
+
+
+def test_each_worker_pool_serves_its_logs_on_a_port_of_its_own_here(tmp_path: Path) -> None:
+    site = Site(home=tmp_path, ports={8793: 18793})
+    objects = rendered({"workers": {"pools": [{"name": "large", "queues": ["large"]}]}})
+    local = {p.name: p for p in processes(objects, Objects(objects), site, own_log_port)}
+    port = "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"
+    assert local["worker"].env[port] == "18793"
+    assert local["worker-large"].env[port] not in ("18793", "8793")
+    readiness = local["worker-large"].probes["readinessProbe"]["exec"]["command"]
+    assert readiness[-1] == local["worker-large"].env[port]
+    assert local["scheduler"].env[port] == "18793"

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
@@ -33,8 +33,9 @@ from farflow.dev.state import DevDir, DevError, Recorded, kill_all
 from farflow.dev.supervisor import Supervised, Supervisor
 from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Site, processes
 from farflow.local.process import FailedError, answers, free_port, tail
-from farflow.objects import Owner
+from farflow.objects import COMPONENT_LABEL, Manifest, Owner
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
+from farflow.plan.model import WORKER
 from farflow.render import UNKNOWN_UID
 
 READY_TIMEOUT = 300.0  # seconds for the UI to answer once the components run
@@ -223,7 +224,8 @@ def _containers(
     site = Site(home=devdir.home, env=env, entrypoint=_entrypoint(), ports=ports,
                 image_paths=paths)  # fmt: skip
     try:
-        job, *components = processes(rendered.manifests, Objects(rendered.manifests), site)
+        objects = Objects(rendered.manifests)
+        job, *components = processes(rendered.manifests, objects, site, own_log_port)
     except KeyError as error:  # a Secret of the user's, which only Kubernetes would have
         raise DevError(
             f"the manifest's containers read {error.args[0]}, which farflow dev cannot give "
@@ -231,6 +233,15 @@ def _containers(
             "passwordSecretRef: a password is generated; git credentials: a public repo)"
         ) from None
     return job, components
+
+
+def own_log_port(workload: Manifest, site: Site) -> Site:
+    """The site of a named worker pool's process: its log server on a port of its own, as
+    its pod would have to itself (the default pool's worker keeps the site's)."""
+    component = workload["metadata"]["labels"].get(COMPONENT_LABEL, "")
+    if not component.startswith(f"{WORKER}-"):
+        return site
+    return replace(site, ports={**site.ports, WORKER_LOG_PORT: free_port()})
 
 
 def _entrypoint() -> tuple[str, ...]:

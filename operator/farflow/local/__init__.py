@@ -17,7 +17,7 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -96,10 +96,19 @@ class Objects:
         return dict(self._data.get((kind, name), {}))
 
 
-def processes(manifests: list[Manifest], objects: Objects, site: Site) -> list[LocalProcess]:
-    """The migration Job's container, then each Deployment's, with replicas ignored."""
+def processes(
+    manifests: list[Manifest],
+    objects: Objects,
+    site: Site,
+    site_of: Callable[[Manifest, Site], Site] = lambda _, site: site,
+) -> list[LocalProcess]:
+    """The migration Job's container, then each Deployment's, with replicas ignored; each
+    runs on ``site_of`` its workload (by default the one ``site``)."""
     workloads = [m for m in manifests if m["kind"] in ("Job", "Deployment")]
-    return [container_process(m["spec"]["template"]["spec"], objects, site) for m in workloads]
+    return [
+        container_process(m["spec"]["template"]["spec"], objects, site_of(m, site))
+        for m in workloads
+    ]
 
 
 def container_process(pod_spec: Manifest, objects: Objects, site: Site) -> LocalProcess:
