@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from playwright.sync_api import Page, expect
 
-from tests.cases import ROOT
+from tests.cases import DEV, ROOT, load
 from tests.e2e.browser import log_in, screenshot
 from tests.e2e.dev_cluster import DevCluster
+from tests.fixtures.postgres import Postgres
 from tests.fixtures.processes import answers, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -37,6 +39,32 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     finally:
         down = cluster.farflow("down", "--purge")
         print(down.stdout, down.stderr)
+
+
+def test_a_database_secret_beside_the_cluster_is_used_and_no_postgresql_started(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    own = postgres.with_database("dev_own")
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "airflow-db"},
+              "stringData": {"connection": own.sqlalchemy_url}}  # fmt: skip
+    manifest = tmp_path / "cluster.yaml"
+    manifest.write_text(yaml.safe_dump_all([load(DEV), secret]))
+    shutil.copytree(ROOT / "airflow" / "dags", tmp_path / "dags")
+    cluster = DevCluster(tmp_path / "state", tmp_path / "dags", free_port(), manifest=manifest)
+    try:
+        result = cluster.up()
+        assert result.returncode == 0, result.stdout + result.stderr
+        log = (cluster.state_dir / "logs" / "up.log").read_text()
+        assert "using the database of the Secret airflow-db" in log
+        assert own.password not in result.stdout + result.stderr + log
+        health = cluster.api.request("GET", "/api/v2/monitor/health")
+        assert health["metadatabase"]["status"] == "healthy"
+        started = {process["name"] for process in cluster.state()["processes"]}
+        assert "aws" in started
+        assert "postgres" not in started
+        own.psql("-d", "dev_own", "-c", "SELECT version_num FROM alembic_version")  # migrated
+    finally:
+        print(cluster.farflow("down", "--purge").stdout)
 
 
 def run_to_success(dev: DevCluster, dag_id: str) -> str:

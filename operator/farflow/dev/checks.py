@@ -3,10 +3,12 @@ what to do."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import socket
 from pathlib import Path
+from typing import Any
 
 import psutil
 import yaml
@@ -26,13 +28,20 @@ def dag_folder(path: Path) -> Path:
     return path.resolve()
 
 
-def cluster(path: Path) -> ResolvedCluster:
-    """The manifest's one AirflowCluster, resolved, if it can run here."""
+def _documents(path: Path) -> list[dict[str, Any]]:
     try:
-        [body] = [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
-        resolved = resolve(parse(body))
+        return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
     except FileNotFoundError:
         raise DevError(f"{path} does not exist: give an AirflowCluster manifest with -f") from None
+
+
+def cluster(path: Path) -> ResolvedCluster:
+    """The manifest's one AirflowCluster, resolved, if it can run here; beside it the file
+    may hold Secrets (the database's, see `own_database_url`)."""
+    documents = [doc for doc in _documents(path) if doc.get("kind") != "Secret"]
+    try:
+        [body] = documents
+        resolved = resolve(parse(body))
     except ValidationError as error:  # a ValueError too
         errors = "\n".join(f"  {e}" for e in field_errors(error))
         raise DevError(f"{path} is not a valid AirflowCluster:\n{errors}") from None
@@ -50,6 +59,30 @@ def cluster(path: Path) -> ResolvedCluster:
             "that farflow dev does not run: leave it out to run the tasks on Celery here"
         )
     return resolved
+
+
+def own_database_url(path: Path, resolved: ResolvedCluster) -> str | None:
+    """The URL of the user's own database: the key spec.database.connectionSecretRef names,
+    of that Secret in the manifest's file; None without such a Secret there (farflow dev
+    then runs PostgreSQL itself)."""
+    ref = resolved.database_secret
+    named = [
+        doc
+        for doc in _documents(path)
+        if doc.get("kind") == "Secret" and (doc.get("metadata") or {}).get("name") == ref.name
+    ]
+    if not named:
+        return None
+    secret = named[-1]
+    if ref.key in (secret.get("stringData") or {}):
+        return str(secret["stringData"][ref.key])
+    if ref.key in (secret.get("data") or {}):
+        return base64.b64decode(secret["data"][ref.key]).decode()
+    raise DevError(
+        f"{path}: the Secret {ref.name} has no key {ref.key}, which "
+        "spec.database.connectionSecretRef names: add the database URL under stringData."
+        f"{ref.key}, or leave the Secret out to use the database farflow dev runs"
+    )
 
 
 def port_free(port: int) -> None:

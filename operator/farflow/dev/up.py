@@ -28,7 +28,7 @@ from farflow.aws.facts import Known
 from farflow.dev import checks
 from farflow.dev.cluster import NotReadyError, Rendered, render
 from farflow.dev.display import table
-from farflow.dev.services import Aws, Database, start_aws, start_database
+from farflow.dev.services import Aws, start_aws, start_database
 from farflow.dev.state import DevDir, DevError, Recorded, kill_all
 from farflow.dev.supervisor import Supervised, Supervisor
 from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Site, processes
@@ -139,10 +139,7 @@ def _start(
     end_leftovers(devdir)
     for folder in (devdir.logs, devdir.home):
         folder.mkdir(parents=True, exist_ok=True)
-    tracker.step("starting PostgreSQL")
-    database = start_database(devdir.postgres)
-    stack.callback(database.stop)
-    tracker.add("postgres", database.recorded, devdir.postgres / "log")
+    database_url = _database(options, resolved, tracker, stack)
     tracker.step("starting the embedded AWS")
     aws = start_aws(devdir.log("aws"), resolved.spec.aws.region or REGION)
     stack.callback(aws.stop)
@@ -151,7 +148,7 @@ def _start(
     os.environ.update(aws.env)  # gather() reaches it
     tracker.aws = aws.endpoint
     tracker.step("creating the cluster's AWS resources (gather)")
-    rendered = _render(resolved, database, aws, devdir)
+    rendered = _render(resolved, database_url, aws, devdir)
     _fill_s3(options.s3, aws.region)
     job, components = _containers(rendered, options, dags, devdir, aws)
     supervisor = tracker.supervisor = Supervisor(devdir.logs, tracker.notify, tracker.save)
@@ -174,14 +171,30 @@ def _quietly(tracker: Tracker) -> None:
     tracker.save()
 
 
-def _render(resolved: ResolvedCluster, database: Database, aws: Aws, devdir: DevDir) -> Rendered:
+def _database(
+    options: Options, resolved: ResolvedCluster, tracker: Tracker, stack: ExitStack
+) -> str:
+    """The database URL: the user's, from the Secret beside the cluster in its manifest, or
+    that of the PostgreSQL started here."""
+    own = checks.own_database_url(options.manifest, resolved)
+    if own is not None:
+        tracker.step(f"using the database of the Secret {resolved.database_secret.name}")
+        return own
+    tracker.step("starting PostgreSQL")
+    database = start_database(tracker.devdir.postgres)
+    stack.callback(database.stop)
+    tracker.add("postgres", database.recorded, tracker.devdir.postgres / "log")
+    return database.url
+
+
+def _render(resolved: ResolvedCluster, database_url: str, aws: Aws, devdir: DevDir) -> Rendered:
     """The operator's gather, plan and builders; the embedded AWS starts empty, so the
     secrets an earlier `up` made (admin password, shared keys) are put back first."""
     saved: dict[str, str] = devdir.read_secrets().get("aws", {})
     for secret_id, value in saved.items():
         secrets.ensure_secret(aws.region, secret_id, partial(str, value), resolved.aws_names.owner)
     owner = Owner("farflow.io/v1alpha1", "AirflowCluster", resolved.name, UNKNOWN_UID)
-    rendered = render(resolved, database.url, owner, Known(migrated=bool(saved)))
+    rendered = render(resolved, database_url, owner, Known(migrated=bool(saved)))
     names = resolved.aws_names
     made = {}
     for secret_id in (names.admin_secret_id, names.keys_secret_id):
