@@ -131,7 +131,7 @@ def test_full_example_creates_everything_and_deletion_cleans_up(
     aws = cluster["status"]["aws"]
     assert aws["database"]["status"] == "available"
     assert aws["fargateProfile"]["status"] == "ACTIVE"
-    assert set(aws["queueUrls"]) == {"default", "heavy"}
+    assert set(aws["queueUrls"]) == {"default", "heavy", "large"}  # large: its worker pool
     database = get_json(local_cluster, "-n", namespace, "secret/full-database")
     assert set(database["data"]) == {"connection"}
     config = get_json(local_cluster, "-n", namespace, "configmap/full-airflow-config")["data"]
