@@ -104,15 +104,19 @@ def apply_full(local_cluster: Any, namespace: str, manifest: dict[str, Any]) -> 
 
 
 def delete_full(local_cluster: Any, namespace: str) -> None:
+    """The cluster deleted, and its Service collected: a cluster made again under the name
+    must get its load balancer on its own Service, not on the old one going away."""
     local_cluster.kubectl("-n", namespace, "delete", "af/full", "--wait=false")
-    wait_for(
-        lambda: (
-            "NotFound"
-            in local_cluster.kubectl("-n", namespace, "get", "af/full", check=False).stderr
-        ),
-        120,
-        "the cluster deleted",
-    )
+    gone_too = (("af/full", "the cluster deleted"), ("service/full-api-server", "its Service gone"))
+    for kind, what in gone_too:
+        wait_for(
+            lambda kind=kind: (
+                "NotFound"
+                in local_cluster.kubectl("-n", namespace, "get", kind, check=False).stderr
+            ),
+            120,
+            what,
+        )
 
 
 def final_snapshots(identifier: str) -> list[str]:
