@@ -14,11 +14,12 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from farflow.api.names import WORKER, named_pool
 from farflow.api.status import Condition, ConditionType, PoolStatus, WorkersStatus
 from farflow.kube.apply import contains
 from farflow.kube.observe import DeploymentState, JobState, deployment_state
 from farflow.objects import Manifest
-from farflow.plan.model import WORKER, Component, Plan
+from farflow.plan.model import Component, Plan
 
 PROGRESS_RETRY = 5.0  # seconds between looks while a migration or a stage is under way
 MIGRATION_BACKOFF, MIGRATION_BACKOFF_CAP = 30.0, 1800.0  # before a failed migration's rerun
@@ -187,11 +188,7 @@ def _workers(plan: Plan, states: Mapping[str, DeploymentState]) -> WorkersStatus
     """The default pool's workers, and each named pool's (worker-<name>) under its name."""
     if WORKER not in states:
         return None
-    pools = {
-        c.name.removeprefix(f"{WORKER}-"): _pool(states[c.name])
-        for c in plan.components
-        if c.is_worker and c.name != WORKER
-    }
+    pools = {pool: _pool(states[c.name]) for c in plan.components if (pool := named_pool(c.name))}
     return WorkersStatus(**_pool(states[WORKER]).model_dump(), pools=pools)
 
 

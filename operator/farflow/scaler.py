@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from farflow import airflow_api, airflow_objects
 from farflow.api import parse, resolve
+from farflow.api.names import WORKER, pool_component
 from farflow.api.resolve import ResolvedCluster, ResolvedWorkerPool
 from farflow.api.status import PoolStatus, WorkersStatus
 from farflow.autoscale import Demand, History, Policy, decide
@@ -26,7 +27,6 @@ from farflow.kube.client import Kube
 from farflow.objects import AUTOSCALER_FIELD_MANAGER, Manifest
 from farflow.plan import admin_password
 from farflow.plan.config import in_cluster_url
-from farflow.plan.model import WORKER
 
 log = logging.getLogger(__name__)
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"  # lowest removed first
@@ -186,7 +186,7 @@ def _show(
     stale = {
         name: look
         for name in named
-        if _differs(shown_pools.get(name) or {}, look := looks.get(f"{WORKER}-{name}", NO_LOOK))
+        if _differs(shown_pools.get(name) or {}, look := looks.get(pool_component(name), NO_LOOK))
     }
     if stale:
         patch["pools"] = stale

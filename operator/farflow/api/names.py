@@ -56,6 +56,20 @@ def instance_identifier(namespace: str, name: str) -> str:
     return re.sub("-+", "-", resource_name(namespace, name.replace(".", "-"), limit=63)).lower()
 
 
+WORKER = "worker"  # the default worker pool's component
+_POOL_PREFIX = f"{WORKER}-"  # a named pool's component is worker-<name>
+
+
+def pool_component(pool: str) -> str:
+    """The component (and Deployment suffix) of the named worker pool ``pool``."""
+    return _POOL_PREFIX + pool
+
+
+def named_pool(component: str) -> str | None:
+    """The named worker pool ``component`` is, or None for any other component."""
+    return component.removeprefix(_POOL_PREFIX) if component.startswith(_POOL_PREFIX) else None
+
+
 @dataclass(frozen=True)
 class KubeNames:
     """Names of the Kubernetes objects of one AirflowCluster."""

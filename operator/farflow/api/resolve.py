@@ -14,7 +14,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from farflow.api.names import AwsNames, KubeNames, SecretRef, aws_names, secret_id
+from farflow.api.names import (
+    WORKER,
+    AwsNames,
+    KubeNames,
+    SecretRef,
+    aws_names,
+    pool_component,
+    secret_id,
+)
 from farflow.api.resource import AirflowCluster
 from farflow.api.spec import (
     AirflowClusterSpec,
@@ -159,8 +167,8 @@ class ResolvedWorkers(WorkersSpec):
     def by_component(self) -> dict[str, ResolvedWorkerPool]:
         """Each pool under its component's name: the default pool is "worker", a named one
         worker-<name>."""
-        named = {f"worker-{pool.name}": pool for pool in self.pools}
-        return {"worker": self, **named}
+        named = {pool_component(pool.name): pool for pool in self.pools}
+        return {WORKER: self, **named}
 
 
 ResolvedWorkerPool = ResolvedWorkers | ResolvedPool

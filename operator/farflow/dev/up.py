@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from farflow import airflow_api, airflow_objects
+from farflow.api.names import named_pool
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AirflowObjectsStatus
 from farflow.aws import secrets
@@ -35,7 +36,6 @@ from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Si
 from farflow.local.process import FailedError, answers, free_port, tail
 from farflow.objects import COMPONENT_LABEL, Manifest, Owner
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
-from farflow.plan.model import WORKER
 from farflow.render import UNKNOWN_UID
 
 READY_TIMEOUT = 300.0  # seconds for the UI to answer once the components run
@@ -252,7 +252,7 @@ def own_log_port(workload: Manifest, site: Site) -> Site:
     """The site of a named worker pool's process: its log server on a port of its own, as
     its pod would have to itself (the default pool's worker keeps the site's)."""
     component = workload["metadata"]["labels"].get(COMPONENT_LABEL, "")
-    if not component.startswith(f"{WORKER}-"):
+    if named_pool(component) is None:
         return site
     return replace(site, ports={**site.ports, WORKER_LOG_PORT: free_port()})
 

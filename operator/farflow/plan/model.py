@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from farflow.api.names import KubeNames, SecretRef
+from farflow.api.names import WORKER, KubeNames, SecretRef, named_pool
 
 # api-server, scheduler, dag-processor, triggerer, and a worker pool's: worker for the
 # default pool, worker-<name> for a named one.
 ComponentName = str
-WORKER = "worker"
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class Component:
     @property
     def is_worker(self) -> bool:
         """Whether this is a pool of Celery workers."""
-        return self.name == WORKER or self.name.startswith(f"{WORKER}-")
+        return self.name == WORKER or named_pool(self.name) is not None
 
 
 @dataclass(frozen=True)
