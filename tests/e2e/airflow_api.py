@@ -80,8 +80,24 @@ class AirflowApi:
         try:
             wait_until(finished, timeout, f"{dag_id} {run_id} finishing", interval=2)
         except TimeoutError as error:
-            raise TimeoutError(f"{error}: {self.task_states(dag_id, run_id)}") from None
+            failures = self.failed_tries(dag_id, run_id)
+            raise TimeoutError(f"{error}: {self.task_states(dag_id, run_id)}{failures}") from None
         return states[-1]
+
+    def failed_tries(self, dag_id: str, run_id: str, lines: int = 30) -> str:
+        """The end of the first try's log of every task that failed or waits for a retry,
+        so a timeout says why a task failed, not only that it did."""
+        tails = []
+        for ti in self.task_instances(dag_id, run_id):
+            if ti["state"] in ("failed", "up_for_retry"):
+                try:
+                    content = self._log_content(dag_id, run_id, ti["task_id"], 1)
+                except ApiError as error:  # never ran: reaped from the queue, say
+                    content = f"no log: {error}"
+                entries = content if isinstance(content, list) else str(content).splitlines()
+                shown = [str(e.get("event", e)) if isinstance(e, dict) else e for e in entries]
+                tails.append(f"\n--- {ti['task_id']}, try 1:\n" + "\n".join(shown[-lines:]))
+        return "".join(tails)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances"
@@ -99,11 +115,14 @@ class AirflowApi:
         return self.request("GET", path)["value"]
 
     def log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        return json.dumps(self._log_content(dag_id, run_id, task_id, try_number))
+
+    def _log_content(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> Any:
         path = (
             f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}"
             f"/logs/{try_number}?full_content=true"
         )
-        return json.dumps(self.request("GET", path)["content"])
+        return self.request("GET", path)["content"]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
+from farflow.local.process import tail
 from tests.cases import DEV, ROOT, load
 from tests.e2e.browser import log_in, screenshot
 from tests.e2e.dev_cluster import DevCluster
@@ -70,7 +71,11 @@ def test_a_database_secret_beside_the_cluster_is_used_and_no_postgresql_started(
 def run_to_success(dev: DevCluster, dag_id: str) -> str:
     dev.api.unpause(dag_id)
     run_id = dev.api.trigger(dag_id)
-    state = dev.api.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
+    try:
+        state = dev.api.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
+    except TimeoutError as error:  # with what the worker and the scheduler said meanwhile
+        said = [f"--- {n}:\n{tail(Path(dev.component(n)['log']))}" for n in ("worker", "scheduler")]
+        raise TimeoutError("\n".join([str(error), *said])) from None
     assert state == "success", dev.api.task_states(dag_id, run_id)
     return run_id
 
