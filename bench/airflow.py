@@ -31,7 +31,7 @@ from rich.progress import Progress, TaskID
 from bench.report import Table, p50_p95, pause, seconds, tally
 from farflow.airflow_api import TIMEOUT, Endpoint, signed_in
 from tests.cases import DEV, load
-from tests.e2e.dev_cluster import DevCluster
+from tests.dev.dev_cluster import DevCluster
 from tests.e2e.memory import MemorySampler, Usage, container_memory_mib, tree_usage
 from tests.fixtures.aws_proxy import operation_of
 from tests.fixtures.processes import free_port, wait_until

@@ -23,7 +23,7 @@ from rich.progress import Progress
 from bench.report import Table, p50_p95, seconds
 from farflow.local.process import Process
 from tests.cases import DEV, ROOT
-from tests.e2e.dev_cluster import FARFLOW as FARFLOW_COMMAND
+from tests.dev.dev_cluster import FARFLOW as FARFLOW_COMMAND
 from tests.fixtures.processes import free_port, wait_until
 
 DAGS = Path(__file__).with_name("dags")

@@ -33,6 +33,7 @@ class DevCluster:
     dags: Path
     port: int
     manifest: Path | None = None  # the default example when None
+    s3: Path | None = None  # the folder of the embedded S3's buckets; airflow/dev-s3 when None
     env: dict[str, str] = field(default_factory=dict)  # added to `farflow dev`'s environment
     printed: str = ""  # what the last `up --detach` printed
     password: str = field(default="", repr=False)
@@ -46,7 +47,8 @@ class DevCluster:
         )
 
     def up(self) -> subprocess.CompletedProcess[str]:
-        given = ("-f", str(self.manifest)) if self.manifest else ()
+        given = [*(("-f", str(self.manifest)) if self.manifest else ())]
+        given += ("--s3", str(self.s3)) if self.s3 else ()
         result = self.farflow(
             "up", "--detach", "--port", str(self.port), "--dags", str(self.dags), *given,
             timeout=UP_TIMEOUT,

@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 
 from farflow.local.process import tail
 from tests.cases import DEV, ROOT, load
+from tests.dev.dev_cluster import DevCluster
 from tests.e2e.browser import log_in, screenshot
-from tests.e2e.dev_cluster import DevCluster
 from tests.fixtures.postgres import Postgres
 from tests.fixtures.processes import answers, free_port, wait_until
 

@@ -16,7 +16,7 @@ import yaml
 from farflow.dev.supervisor import FAILING_AFTER, Supervisor
 from farflow.local import LocalProcess
 from tests.cases import DEV, ROOT
-from tests.e2e.dev_cluster import FARFLOW, DevCluster
+from tests.dev.dev_cluster import FARFLOW, DevCluster
 from tests.fixtures.processes import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
