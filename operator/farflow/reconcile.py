@@ -26,6 +26,7 @@ from farflow.kube.log_routing import output_block, route_pod_logs
 from farflow.kube.status import Report, changed, previous_status, wire
 from farflow.manifests import manifests, migration_job_name, prune_selectors
 from farflow.manifests.config_map import content_hash
+from farflow.manifests.meta import component_selector
 from farflow.manifests.secrets import decoded, encoded
 from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner, owner_value
 from farflow.plan import AwsFacts, Plan, plan
@@ -382,16 +383,37 @@ def _observe(planned: Plan, kube: Kube, migration: MigrationStatus | None) -> Ob
     migration ran, from status."""
     names = planned.names
     job_name = migration_job_name(planned)
+    deployments = {
+        c.name: kube.get("apps/v1", "Deployment", names.of(c.name), names.namespace)
+        for c in planned.components
+    }
+    now = datetime.datetime.now(datetime.UTC)
     return Observed(
         job_name=job_name,
         job=observe.job(kube, job_name, names.namespace),
-        deployments={
-            c.name: kube.get("apps/v1", "Deployment", names.of(c.name), names.namespace)
-            for c in planned.components
-        },
-        now=datetime.datetime.now(datetime.UTC),
+        deployments=deployments,
+        now=now,
         attempts=migration.attempts if migration and migration.job == job_name else 1,
+        start_failures=_start_failures(planned, kube, deployments, now),
     )
+
+
+def _start_failures(
+    planned: Plan, kube: Kube, deployments: dict[str, Manifest | None], now: datetime.datetime
+) -> dict[str, str]:
+    """Why the pods of each component that is not available and has stalled do not start
+    (pods are read only then: never at rest, nor while a rollout progresses)."""
+    failures = {}
+    for name, live in deployments.items():
+        if live is None or observe.deployment_state(live).available:
+            continue
+        if not observe.stalled(live, now):
+            continue
+        selector = ",".join(f"{k}={v}" for k, v in component_selector(planned, name).items())
+        failure = observe.start_failure(kube.list("v1", "Pod", planned.names.namespace, selector))
+        if failure is not None:
+            failures[name] = failure
+    return failures
 
 
 def _write_status(body: dict[str, Any], kube: Kube, report: Report) -> None:

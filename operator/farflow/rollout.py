@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import datetime
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from farflow.api.names import WORKER, named_pool
 from farflow.api.status import Condition, ConditionType, PoolStatus, WorkersStatus
@@ -42,6 +42,8 @@ class Observed:
     deployments: Mapping[str, Manifest | None]  # by component name
     now: datetime.datetime
     attempts: int = 1  # runs of this migration Job so far
+    # Why the pods of a component that is not available do not start, by component name.
+    start_failures: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def decide(plan: Plan, wanted: Mapping[str, Manifest], observed: Observed) -> De
     states = _states(plan, wanted, observed, apply)
     return Decision(
         apply=apply,
-        conditions=(migration, *_availability(plan, states)),
+        conditions=(migration, *_availability(plan, states, observed.start_failures)),
         workers=_workers(plan, states),
         airflow_version=_running_version(states),
         failed=failed,
@@ -160,18 +162,29 @@ def _states(
     return states
 
 
-def _availability(plan: Plan, states: Mapping[str, DeploymentState]) -> list[Condition]:
+def _availability(
+    plan: Plan, states: Mapping[str, DeploymentState], failures: Mapping[str, str]
+) -> list[Condition]:
     conditions = []
     for kind, reports in AVAILABILITY.items():
         planned = [c for c in plan.components if reports(c)]
-        conditions.append(_available(kind, planned, states))
+        conditions.append(_available(kind, planned, states, failures))
     return conditions
 
 
 def _available(
-    kind: ConditionType, components: list[Component], states: Mapping[str, DeploymentState]
+    kind: ConditionType,
+    components: list[Component],
+    states: Mapping[str, DeploymentState],
+    failures: Mapping[str, str],
 ) -> Condition:
+    """Available once every replica of each component is ready; else which are not, and why
+    the pods of those that cannot start do not (the rollout waits for a fix there)."""
     waiting = sorted(c.name for c in components if not states[c.name].available)
+    failing = [name for name in waiting if name in failures]
+    if failing:
+        why = "; ".join(f"{name}: {failures[name]}" for name in failing)
+        return Condition.of(kind, False, "PodsFailToStart", "not available yet: " + why)
     if waiting:
         return Condition.of(kind, False, "Unavailable", "not available yet: " + ", ".join(waiting))
     return Condition.of(kind, True, "Available", "all replicas ready")

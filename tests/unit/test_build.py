@@ -22,6 +22,7 @@ from farflow.manifests.rbac import cluster_roles
 from farflow.manifests.service_accounts import IRSA_ANNOTATION as IRSA
 from farflow.objects import key, owner_value
 from farflow.render import rendered
+from farflow.runtime import MODULES
 from tests.cases import FULL, SECURITY_GROUP_POLICY_CRD, load, merged
 from tests.unit.planning import OWNER, SECRET_SENTINEL, built, of_kind, planned
 
@@ -477,7 +478,7 @@ def test_no_pod_template_without_the_kubernetes_executor() -> None:
 def test_every_airflow_pod_mounts_farflows_runtime_on_its_python_path() -> None:
     objects = built(KUBERNETES_EXECUTOR)
     runtime = config_map_named(objects, "minimal-runtime")["data"]
-    assert set(runtime) == {"farflow_probe.py", "farflow_celery.py", "farflow_preflight.py"}
+    assert set(runtime) == {f"{name}.py" for name in MODULES}
     config = config_map_named(objects, "minimal-airflow-config")["data"]
     assert config["PYTHONPATH"] == "/opt/farflow"
     for spec in pod_specs(objects):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -180,6 +181,20 @@ def test_pods_not_ready_leave_a_rolled_out_component_unavailable() -> None:
     assert conditions(decision)["WorkersAvailable"] == ("False", "Unavailable")
     assert decision.workers is not None
     assert (decision.workers.desired, decision.workers.ready) == (1, 0)
+
+
+def test_pods_that_fail_to_start_are_named_with_why() -> None:
+    made, deployments = wanted()
+    found: dict[str, Manifest | None] = {n: live(m) for n, m in deployments.items()}
+    found["api-server"] = live(deployments["api-server"], current=False)
+    why = "pod minimal-api-server-x: bootstrap exited 1: the requirements cannot be installed"
+    decision = decide(
+        made, deployments, replace(observed(found), start_failures={"api-server": why})
+    )
+    assert conditions(decision)["ApiServerAvailable"] == ("False", "PodsFailToStart")
+    [api] = [c for c in decision.conditions if c.type == "ApiServerAvailable"]
+    assert api.message == f"not available yet: api-server: {why}"
+    assert decision.apply == ()  # the next stage waits
 
 
 def test_suspending_scales_every_stage_to_zero_in_order() -> None:

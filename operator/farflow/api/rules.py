@@ -19,7 +19,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     model_validator,
 )
-from pydantic.alias_generators import to_camel, to_snake
+from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -54,15 +54,18 @@ def named_or_created(field: str, what: str) -> Rule:
 
 def exactly_one_of(first: str, second: str, message: str = "") -> Rule:
     """One of two optional fields, not both, not neither (``first`` and ``second`` are the
-    wire names; the Python ones are their snake_case)."""
-    names = (to_snake(first), to_snake(second))
+    wire names)."""
     return Rule(
         cel=f"has(self.{first}) != has(self.{second})",
         message=message or f"set exactly one of {first} or {second}",
-        holds=lambda model: (
-            (getattr(model, names[0]) is None) != (getattr(model, names[1]) is None)
-        ),
+        holds=lambda model: (_wire(model, first) is None) != (_wire(model, second) is None),
     )
+
+
+def _wire(model: BaseModel, name: str) -> Any:
+    """The value of the field whose wire name (its alias) is ``name``."""
+    fields = type(model).model_fields
+    return getattr(model, next(key for key, f in fields.items() if (f.alias or key) == name))
 
 
 @dataclass(frozen=True)

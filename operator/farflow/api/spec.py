@@ -240,6 +240,38 @@ class ConnectionSpec(SpecModel):
     description: str = Field("", max_length=1024, description="Shown in the UI.")
 
 
+class S3ObjectSpec(SpecModel):
+    """One object in S3, as MWAA names its requirements, plugins and startup script."""
+
+    bucket: BucketName = Field(description="Bucket of the object (the Airflow role reads it).")
+    key: str = Field(min_length=1, max_length=1024, description="Key of the object.")
+    version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="Object version (the bucket must be versioned). Set, a new upload takes "
+        "effect when you change this field, which rolls the pods in order; unset, each pod "
+        "reads the object as it is when the pod starts.",
+    )
+
+
+class RequirementsSpec(SpecModel):
+    """Python packages installed into every Airflow pod before its component starts."""
+
+    rules = (exactly_one_of("s3", "packages"),)
+
+    s3: S3ObjectSpec | None = Field(
+        None,
+        description="A requirements.txt in S3, in pip's format (it may name an index with "
+        "--index-url or --find-links).",
+    )
+    packages: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        None,
+        max_length=100,
+        description="Requirement specifiers, such as apache-airflow-providers-slack==9.1.0.",
+    )
+
+
 Pools = Annotated[list[PoolSpec], AfterValidator(_named_once)]
 Variables = Annotated[list[VariableSpec], AfterValidator(_named_once)]
 Connections = Annotated[list[ConnectionSpec], AfterValidator(_named_once)]
@@ -289,6 +321,15 @@ class AirflowSpec(SpecModel):
             holds=lambda airflow: (
                 airflow.secrets_backend is None
                 or not _sets_any(airflow.config, SECRETS_BACKEND_CONFIG)
+            ),
+            field_path=".config",
+        ),
+        Rule(
+            cel="!has(self.plugins) || !has(self.config) || "
+            + _sets_none_cel(("core.plugins_folder",)),
+            message="config sets core.plugins_folder, which plugins replaces: set one of the two",
+            holds=lambda airflow: (
+                airflow.plugins is None or not _sets_any(airflow.config, ("core.plugins_folder",))
             ),
             field_path=".config",
         ),
@@ -350,6 +391,24 @@ class AirflowSpec(SpecModel):
     connections: Connections = _keyed_by_name(
         "Connections FarFlow creates and keeps as declared, like pools; never a literal "
         "password: each is read from a Secret or Secrets Manager."
+    )
+    requirements: RequirementsSpec | None = Field(
+        None,
+        description="Packages pip installs in every Airflow pod before its component starts, "
+        "constrained to the versions the image has (nothing of the image is upgraded or "
+        "replaced). Changing them rolls the pods; one that cannot be installed stops the "
+        "rollout, the running pods stay.",
+    )
+    plugins: S3ObjectSpec | None = Field(
+        None,
+        description="A plugins.zip in S3, unpacked as the plugins folder of every Airflow pod "
+        "(it replaces the image's /opt/airflow/plugins).",
+    )
+    startup_script: S3ObjectSpec | None = Field(
+        None,
+        description="A shell script every Airflow container sources before its component "
+        "starts, as MWAA's startup script: what it exports, the component sees. One that "
+        "fails stops the container, and with it the rollout.",
     )
     executors: Executors = Field(
         default_factory=_celery_only,

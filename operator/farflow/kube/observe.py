@@ -18,6 +18,8 @@ from farflow.objects import (
 )
 
 JobPhase = Literal["Missing", "Running", "Complete", "Failed"]
+MESSAGE_CHARS = 2000  # of a container's termination message shown in a condition
+STALL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,42 @@ def deployment_state(live: Manifest) -> DeploymentState:
         rolled_out=current and updated and not stale,
         version=labels.get(VERSION_LABEL),
     )
+
+
+def stalled(live: Manifest, now: datetime.datetime) -> bool:
+    """Whether a Deployment that is not available has made no progress (no new pod made or
+    ready) for STALL_SECONDS: then its pods are worth reading for why."""
+    for condition in live.get("status", {}).get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("lastUpdateTime"):
+            since = datetime.datetime.fromisoformat(condition["lastUpdateTime"])
+            return (now - since).total_seconds() >= STALL_SECONDS
+    return False
+
+
+def start_failure(pods: Iterable[Manifest]) -> str | None:
+    """Why a component's pods do not start, from the newest pod one of whose containers (an
+    init container first) exited non-zero: that container, its exit code and its termination
+    message (farflow_bootstrap's, farflow_preflight's, farflow_startup's). None without one."""
+    newest = sorted(pods, key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
+    for pod in reversed(newest):
+        status = pod.get("status") or {}
+        kinds = ("initContainerStatuses", "containerStatuses")
+        for container in [c for kind in kinds for c in status.get(kind) or []]:
+            ended = _failed_run(container)
+            if ended is not None:
+                message = (ended.get("message") or ended.get("reason") or "").strip()
+                said = f"pod {pod['metadata']['name']}: {container['name']} exited "
+                return said + f"{ended.get('exitCode')}: {message[-MESSAGE_CHARS:]}"
+    return None
+
+
+def _failed_run(container: Manifest) -> Manifest | None:
+    """The container's run that exited non-zero, now or just before a restart."""
+    for state in (container.get("state"), container.get("lastState")):
+        ended = (state or {}).get("terminated")
+        if ended and ended.get("exitCode", 0) != 0:
+            return dict(ended)
+    return None
 
 
 def service_url(kube: Kube, name: str, namespace: str, port: int) -> str | None:

@@ -106,21 +106,30 @@ def processes(
     runs on ``site_of`` its workload (by default the one ``site``)."""
     workloads = [m for m in manifests if m["kind"] in ("Job", "Deployment")]
     return [
-        container_process(m["spec"]["template"]["spec"], objects, site_of(m, site))
+        container_process(
+            m["spec"]["template"]["spec"], objects, site_of(m, site), pod=m["metadata"]["name"]
+        )
         for m in workloads
     ]
 
 
-def container_process(pod_spec: Manifest, objects: Objects, site: Site) -> LocalProcess:
+def container_process(
+    pod_spec: Manifest, objects: Objects, site: Site, pod: str = ""
+) -> LocalProcess:
     """The pod's (first) container as a process, after its init containers; ConfigMap
-    volumes are written to disk."""
+    volumes are written to disk, and its emptyDir volumes are folders of the ``pod`` (by
+    default named after its first container), which its containers share."""
+    pod = pod or pod_spec["containers"][0]["name"]
     init = pod_spec.get("initContainers", [])
-    main = _process(pod_spec, pod_spec["containers"][0], objects, site)
-    return replace(main, init=tuple(_process(pod_spec, c, objects, site) for c in init))
+    main = _process(pod_spec, pod_spec["containers"][0], objects, site, pod)
+    return replace(main, init=tuple(_process(pod_spec, c, objects, site, pod) for c in init))
 
 
-def _process(pod_spec: Manifest, container: Manifest, objects: Objects, site: Site) -> LocalProcess:
+def _process(
+    pod_spec: Manifest, container: Manifest, objects: Objects, site: Site, pod: str
+) -> LocalProcess:
     mounts = _mount(pod_spec, container, objects, site.home / "mounts")
+    mounts |= _empty_dirs(pod_spec, container, site.home / "pods" / pod)
     env = {**_container_env(container, objects), **site_env(site)}
     env = {name: _relocate(_remount(value, mounts), site) for name, value in env.items()}
     env |= _port_env(env, site)
@@ -232,7 +241,23 @@ def _mount(
     return mounted
 
 
+def _empty_dirs(pod_spec: Manifest, container: Manifest, root: Path) -> dict[str, Path]:
+    """The container's emptyDir volumes as folders under root; mount path -> local folder."""
+    empty = {v["name"] for v in pod_spec.get("volumes", []) if "emptyDir" in v}
+    mounted: dict[str, Path] = {}
+    for mount in container.get("volumeMounts", []):
+        if mount["name"] in empty:
+            mounted[mount["mountPath"]] = root / mount["name"]
+            mounted[mount["mountPath"]].mkdir(parents=True, exist_ok=True)
+    return mounted
+
+
 def _remount(value: str, mounts: Mapping[str, Path]) -> str:
+    """A mount path in a value, alone, as a prefix, or in a list of paths (PYTHONPATH)."""
+    return ":".join(_remount_path(part, mounts) for part in value.split(":"))
+
+
+def _remount_path(value: str, mounts: Mapping[str, Path]) -> str:
     for mount_path, local in mounts.items():
         if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
             return str(local) + value[len(mount_path.rstrip("/")) :]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from farflow.manifests.executor_pod import mount_pod_template
 from farflow.manifests.meta import component_selector, metadata
-from farflow.manifests.pod import container, pod_template, preflight, probe
+from farflow.manifests.pod import bootstrapped, container, pod_template, preflight, probe
 from farflow.objects import SECRETS_HASH_ANNOTATION, Manifest, Owner
 from farflow.plan.model import Component, Plan
+
+ROLLING_UPDATE = {"maxUnavailable": 0, "maxSurge": "25%"}
 
 
 def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str = "") -> Manifest:
@@ -23,7 +25,7 @@ def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str
     }
     if component.preflight:
         pod_spec["initContainers"] = [preflight(plan, component.size, component.env)]
-    template = pod_template(plan, component.name, pod_spec)
+    template = pod_template(plan, component.name, bootstrapped(plan, pod_spec, component.size))
     if component.name == "scheduler":  # the Kubernetes executor runs in the scheduler
         template = mount_pod_template(plan, template)
     if secrets_hash:
@@ -35,6 +37,9 @@ def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str
         "spec": {
             "replicas": component.replicas,
             "revisionHistoryLimit": 5,
+            # A new pod that cannot start (a requirement that does not install) leaves every
+            # running one in place: none goes before its replacement is ready.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": ROLLING_UPDATE},
             "selector": {"matchLabels": component_selector(plan, component.name)},
             "template": template,
         },

@@ -10,7 +10,7 @@ import yaml
 
 from farflow.manifests.config_map import content_hash
 from farflow.manifests.meta import metadata
-from farflow.manifests.pod import container, pod_template
+from farflow.manifests.pod import bootstrapped, container, pod_template
 from farflow.objects import POD_TEMPLATE_HASH_ANNOTATION, Manifest, Owner
 from farflow.plan.model import Plan
 
@@ -25,7 +25,11 @@ def executor_pod(plan: Plan) -> Manifest:
     if worker is None:
         raise ValueError("a plan always has a worker component")
     base = container(plan, CONTAINER, (), worker.size, worker.env)
-    template = pod_template(plan, COMPONENT, {"restartPolicy": "Never", "containers": [base]})
+    # The executor gives the container its task's command: it cannot source a startup script.
+    spec = bootstrapped(
+        plan, {"restartPolicy": "Never", "containers": [base]}, worker.size, sources_script=False
+    )
+    template = pod_template(plan, COMPONENT, spec)
     return {"apiVersion": "v1", "kind": "Pod", **template}
 
 

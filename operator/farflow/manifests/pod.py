@@ -7,10 +7,16 @@ from typing import Any
 from farflow.manifests.config_map import config_hash
 from farflow.manifests.meta import component_labels
 from farflow.manifests.runtime import (
+    BOOTSTRAP,
+    BOOTSTRAP_MOUNT,
+    BOOTSTRAP_VOLUME,
     PREFLIGHT,
     RUNTIME_MOUNT,
+    STARTUP,
+    bootstrap_env,
     preflight_env,
     runtime_volume,
+    startup_env,
 )
 from farflow.manifests.service_accounts import account_of
 from farflow.objects import CONFIG_HASH_ANNOTATION, Manifest
@@ -86,6 +92,34 @@ def preflight(plan: Plan, size: Size, env: tuple[EnvVar, ...]) -> Manifest:
     configuration imports; Kubernetes keeps its last log lines as the termination message."""
     checked = container(plan, "preflight", PREFLIGHT, size, (*env, *preflight_env(plan)))
     return {**checked, "terminationMessagePolicy": "FallbackToLogsOnError"}
+
+
+def bootstrapped(
+    plan: Plan, pod_spec: Manifest, size: Size, *, sources_script: bool = True
+) -> Manifest:
+    """The pod spec with spec.airflow's requirements, plugins and startup script: installed by
+    an init container first into an emptyDir the Airflow container mounts, which sources the
+    script before its command (unless another sets its command: the Kubernetes executor).
+    Unchanged when the cluster brings none of them."""
+    if plan.bootstrap is None:
+        return pod_spec
+    init = container(plan, "bootstrap", BOOTSTRAP, size, ())
+    init |= {
+        "env": [env_entry(e) for e in bootstrap_env(plan)],  # none of the Secrets
+        "volumeMounts": [*init["volumeMounts"], BOOTSTRAP_MOUNT],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    main, *others = pod_spec["containers"]
+    main = {**main, "volumeMounts": [*main["volumeMounts"], {**BOOTSTRAP_MOUNT, "readOnly": True}]}
+    if plan.startup_script is not None and sources_script:
+        script_env = [env_entry(e) for e in startup_env(plan)]
+        main |= {"args": [*STARTUP, *main["args"]], "env": [*main["env"], *script_env]}
+    return {
+        **pod_spec,
+        "initContainers": [init, *pod_spec.get("initContainers", [])],
+        "containers": [main, *others],
+        "volumes": [*pod_spec.get("volumes", []), BOOTSTRAP_VOLUME],
+    }
 
 
 def pod_template(plan: Plan, component: str, spec: dict[str, Any]) -> Manifest:

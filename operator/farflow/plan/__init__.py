@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import replace
 
 from farflow.api.names import SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
+from farflow.api.spec import S3ObjectSpec
 from farflow.plan.components import components
 from farflow.plan.config import (
     API_PORT,
@@ -57,7 +59,24 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),
         required_modules=required_modules(config),
+        bootstrap=_bootstrap(spec),
+        startup_script=_s3_url(spec.airflow.startup_script),
     )
+
+
+def _s3_url(ref: S3ObjectSpec | None) -> str | None:
+    if ref is None:
+        return None
+    return f"s3://{ref.bucket}/{ref.key}" + (f" (version {ref.version})" if ref.version else "")
+
+
+def _bootstrap(spec: ResolvedSpec) -> str | None:
+    """What farflow_bootstrap fetches and installs in every Airflow pod, as JSON; in the pod
+    template, so a change of it (a new object version) rolls the pods."""
+    airflow = spec.airflow.model_dump(
+        by_alias=True, exclude_none=True, include={"requirements", "plugins", "startup_script"}
+    )
+    return json.dumps(airflow, sort_keys=True) if airflow else None
 
 
 def admin_password(cluster: ResolvedCluster) -> SecretRef:

@@ -15,7 +15,7 @@ from farflow.api.resolve import ResolvedCluster, ResolvedSpec
 from farflow.api.spec import DagsSpec, Executor
 from farflow.objects import PROFILE_LABEL, fargate_labels
 from farflow.plan.model import AwsFacts, EcsFacts, EnvVar
-from farflow.runtime import RUNTIME_DIR
+from farflow.runtime import BOOTSTRAP_PLUGINS, BOOTSTRAP_PYTHON, RUNTIME_DIR
 
 API_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
@@ -67,6 +67,7 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
         **_ecs_executor(spec, facts),
         **_kubernetes_executor(spec, names),
         **_secrets_backend(spec, facts.region),
+        **_plugins(spec),
     }
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
@@ -76,9 +77,19 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
         **config,
         **_aws_environment(facts),
         **kubernetes,
-        # farflow.runtime's modules, from the ConfigMap mounted there: probes, heartbeat.
-        "PYTHONPATH": RUNTIME_DIR,
+        "PYTHONPATH": _python_path(spec),
     }
+
+
+def _python_path(spec: ResolvedSpec) -> str:
+    """farflow.runtime's modules (probes, heartbeat), from the ConfigMap mounted there; and
+    spec.airflow.requirements, where farflow_bootstrap installs them."""
+    return f"{BOOTSTRAP_PYTHON}:{RUNTIME_DIR}" if spec.airflow.requirements else RUNTIME_DIR
+
+
+def _plugins(spec: ResolvedSpec) -> dict[tuple[str, str], str]:
+    """spec.airflow.plugins, where farflow_bootstrap unpacks them, as the plugins folder."""
+    return {("core", "plugins_folder"): BOOTSTRAP_PLUGINS} if spec.airflow.plugins else {}
 
 
 def pod_template_file(spec: ResolvedSpec) -> str | None:

@@ -141,6 +141,11 @@ class Plan:
     pod_template_file: str | None = None
     # Module -> what needs it: every module the config makes Airflow import (preflight).
     required_modules: dict[str, str] = field(default_factory=dict)
+    # spec.airflow's requirements, plugins and startup script, as farflow_bootstrap reads
+    # them (JSON); None when the cluster brings none.
+    bootstrap: str | None = None
+    # The S3 object of the startup script the Airflow containers source first, if any.
+    startup_script: str | None = None
 
     def component(self, name: ComponentName) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
