@@ -35,7 +35,7 @@ class DevCluster:
     manifest: Path | None = None  # the default example when None
     s3: Path | None = None  # the folder of the embedded S3's buckets; airflow/dev-s3 when None
     env: dict[str, str] = field(default_factory=dict)  # added to `farflow dev`'s environment
-    printed: str = ""  # what the last `up --detach` printed
+    printed: str = field(default="", repr=False)  # what the last `up --detach` printed
     password: str = field(default="", repr=False)
 
     def farflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -62,11 +62,20 @@ def start_database(data: Path) -> Database:
 
 
 def stop_postgres(data: Path, system_user: str | None) -> None:
-    """Stops the server of ``data``, if one runs."""
+    """Stops the server of ``data``, if one runs. pg_ctl fails when the server ends between
+    the look and its own (an `up` that was stopping it too): only a server still running
+    after it is an error."""
+    if not _postgres_running(data):
+        return
+    pg_ctl = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"]
+    done = subprocess.run(pg_ctl, capture_output=True, text=True, check=False, user=system_user)
+    if done.returncode != 0 and _postgres_running(data):
+        raise DevError(f"PostgreSQL of {data} did not stop: {(done.stdout + done.stderr).strip()}")
+
+
+def _postgres_running(data: Path) -> bool:
     running = PostmasterInfo.read_from_pgdata(data)
-    if running is not None and running.is_running():
-        pg_ctl = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"]
-        subprocess.run(pg_ctl, check=True, capture_output=True, user=system_user)
+    return running is not None and running.is_running()
 
 
 @dataclass
