@@ -26,7 +26,6 @@ from farflow.kube.log_routing import output_block, route_pod_logs
 from farflow.kube.status import Report, changed, previous_status, wire
 from farflow.manifests import manifests, migration_job_name, prune_selectors
 from farflow.manifests.config_map import content_hash
-from farflow.manifests.meta import component_selector
 from farflow.manifests.secrets import decoded, encoded
 from farflow.objects import SKIP_AWS_CLEANUP_ANNOTATION, Manifest, Owner, owner_value
 from farflow.plan import AwsFacts, Plan, plan
@@ -409,8 +408,7 @@ def _start_failures(
             continue
         if not observe.stalled(live, now):
             continue
-        selector = ",".join(f"{k}={v}" for k, v in component_selector(planned, name).items())
-        failure = observe.start_failure(kube.list("v1", "Pod", planned.names.namespace, selector))
+        failure = observe.start_failure(observe.deployment_pods(kube, live))
         if failure is not None:
             failures[name] = failure
     return failures

@@ -22,7 +22,7 @@ from farflow.api.status import PoolStatus, WorkersStatus
 from farflow.autoscale import Demand, History, Policy, decide
 from farflow.aws import sqs
 from farflow.aws.session import AwsError
-from farflow.kube import events
+from farflow.kube import events, observe
 from farflow.kube.client import Kube
 from farflow.objects import AUTOSCALER_FIELD_MANAGER, Manifest
 from farflow.plan import admin_password
@@ -151,16 +151,13 @@ def _idlest_first(
 def mark_deletion_costs(kube: Kube, live: Manifest, running: Mapping[str, int]) -> int:
     """Each pod of the Deployment ``live`` gets the tasks it runs (``running``, by pod name)
     as its deletion cost, where that changed; returns how many run any."""
-    meta = live["metadata"]
-    labels = live["spec"]["selector"]["matchLabels"]
-    selector = ",".join(f"{key}={value}" for key, value in labels.items())
-    busy = 0
-    for pod in kube.list("v1", "Pod", meta["namespace"], selector):
+    namespace, busy = live["metadata"]["namespace"], 0
+    for pod in observe.deployment_pods(kube, live):
         name = pod["metadata"]["name"]
         cost = str(running.get(name, 0))
         busy += cost != "0"
         if (pod["metadata"].get("annotations") or {}).get(DELETION_COST) != cost:
-            kube.annotate("v1", "Pod", name, meta["namespace"], {DELETION_COST: cost})
+            kube.annotate("v1", "Pod", name, namespace, {DELETION_COST: cost})
     return busy
 
 

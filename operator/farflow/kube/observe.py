@@ -82,6 +82,13 @@ def deployment_state(live: Manifest) -> DeploymentState:
     )
 
 
+def deployment_pods(kube: Kube, live: Manifest) -> list[Manifest]:
+    """The pods the live Deployment selects."""
+    labels = live["spec"]["selector"]["matchLabels"]
+    selector = ",".join(f"{key}={value}" for key, value in labels.items())
+    return kube.list("v1", "Pod", live["metadata"]["namespace"], selector)
+
+
 def stalled(live: Manifest, now: datetime.datetime) -> bool:
     """Whether a Deployment that is not available has made no progress (no new pod made or
     ready) for STALL_SECONDS: then its pods are worth reading for why."""

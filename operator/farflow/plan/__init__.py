@@ -21,6 +21,7 @@ from farflow.plan.config import (
 )
 from farflow.plan.imports import required_modules
 from farflow.plan.model import AwsFacts, Component, EnvVar, Plan, ServicePlan
+from farflow.runtime import farflow_bootstrap
 
 __all__ = ["AwsFacts", "Component", "EnvVar", "Plan", "SecretRef", "plan"]
 
@@ -65,9 +66,8 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
 
 
 def _s3_url(ref: S3ObjectSpec | None) -> str | None:
-    if ref is None:
-        return None
-    return f"s3://{ref.bucket}/{ref.key}" + (f" (version {ref.version})" if ref.version else "")
+    """The object as farflow_bootstrap names it in its messages."""
+    return None if ref is None else farflow_bootstrap.url(ref.model_dump(exclude_none=True))
 
 
 def _bootstrap(spec: ResolvedSpec) -> str | None:
