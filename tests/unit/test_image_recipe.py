@@ -71,15 +71,17 @@ def installed_by_the_recipe() -> set[str]:
 
 
 def runtime_imports() -> set[str]:
-    """What farflow.runtime's modules import beyond the standard library."""
+    """What farflow.runtime's modules import beyond the standard library (whole dotted
+    names: a namespace package such as google has no file of its own)."""
     names = set()
     for source in sources().values():
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[0] for alias in node.names}
+                names |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"__future__"}
+                names.add(node.module)
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    return {name for name in names if name.split(".")[0] not in stdlib}
 
 
 @pytest.mark.parametrize("patch", CLUSTERS.values(), ids=CLUSTERS)

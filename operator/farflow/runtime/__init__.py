@@ -12,7 +12,10 @@ they check for), so they run in any Airflow image.
 - farflow_bootstrap: the init container of every Airflow pod when spec.airflow brings
   requirements, plugins or a startup script, which fetches them from S3 and installs them;
 - farflow_startup: what an Airflow container runs first with a startup script: sources it,
-  then becomes the component with what the script exported.
+  then becomes the component with what the script exported;
+- farflow_metrics: the metrics collector's pod (spec.metrics), which takes the Airflow
+  processes' OpenTelemetry metrics and writes them to CloudWatch, and serves them to
+  Prometheus.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ MODULES = (
     "farflow_preflight",
     "farflow_bootstrap",
     "farflow_startup",
+    "farflow_metrics",
 )
 
 
