@@ -144,6 +144,7 @@ def test_full_example_creates_everything_and_deletion_cleans_up(
     logging = get_json(local_cluster, "-n", "aws-observability", "configmap/aws-logging")
     assert f"# BEGIN farflow {namespace}/full" in logging["data"]["output.conf"]
     executor_secret = assert_the_ecs_executor_runs_a_worker(local_cluster, namespace)
+    dashboard, alarms = assert_the_dashboard_and_alarms(namespace, aws)
 
     delete_full(local_cluster, namespace)
 
@@ -167,9 +168,30 @@ def test_full_example_creates_everything_and_deletion_cleans_up(
     assert f"farflow {namespace}/full" not in logging["data"].get("output.conf", "")
     manager = boto3.client("secretsmanager")
     assert gone(lambda: manager.describe_secret(SecretId=executor_secret)["DeletedDate"])
+    cloudwatch = boto3.client("cloudwatch")
+    assert gone(lambda: cloudwatch.get_dashboard(DashboardName=dashboard))
+    assert cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"] == []
 
 
 NLB = "internal-full-api-0123456789.elb.us-east-1.amazonaws.com"
+
+
+def assert_the_dashboard_and_alarms(namespace: str, aws: dict[str, Any]) -> tuple[str, list[str]]:
+    """spec.metrics' dashboard, graphing the cluster's metrics, and its alarms: the scheduler
+    heartbeat, and a backlog per SQS queue. Returns their names."""
+    cloudwatch, name = boto3.client("cloudwatch"), f"farflow-{namespace}-full"
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+    lines = [line for widget in body["widgets"][1:] for line in widget["properties"]["metrics"]]
+    assert ["FarFlow", "scheduler_heartbeat", "Cluster", f"{namespace}/full"] == lines[0][:4]
+    queues = sorted(url.rsplit("/", 1)[-1] for url in aws["queueUrls"].values())
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{name}-")["MetricAlarms"]
+    by_name = {alarm["AlarmName"]: alarm for alarm in alarms}
+    wanted = [f"{name}-scheduler-heartbeat", *(f"{name}-backlog-{queue}" for queue in queues)]
+    assert sorted(by_name) == sorted(wanted)
+    heartbeat = by_name[f"{name}-scheduler-heartbeat"]
+    assert (heartbeat["EvaluationPeriods"], heartbeat["TreatMissingData"]) == (5, "breaching")
+    assert heartbeat["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:airflow-alarms"]
+    return name, wanted
 
 
 def assert_the_ecs_executor_runs_a_worker(local_cluster: Any, namespace: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -64,6 +65,7 @@ def test_render_prints_every_manifest_of_the_full_example(
     deployments = [o["metadata"]["name"] for o in objects if o and o["kind"] == "Deployment"]
     assert deployments == [
         "full-api-server",
+        "full-metrics",  # spec.metrics' collector, in the API server's stage
         "full-scheduler",
         "full-dag-processor",
         "full-triggerer",
@@ -78,6 +80,7 @@ def test_render_prints_every_manifest_of_the_full_example(
     }
     config = by_key["ConfigMap", "full-airflow-config"]["data"]
     assert "123456789012" in config["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+    assert_the_metrics_collector(by_key, config)
     ecs = json.loads(config["AIRFLOW_VAR_FARFLOW_ECS"])
     assert (ecs["awslogs_group"], ecs["awslogs_stream_prefix"]) == (
         "/farflow/data-platform/full",
@@ -128,3 +131,23 @@ def test_resolve_refuses_an_invalid_manifest(
 def test_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "-f", "/nonexistent/cluster.yaml"]) == 2
     assert "No such file or directory" in capsys.readouterr().err
+
+
+def assert_the_metrics_collector(
+    by_key: dict[tuple[str, str], Any], config: dict[str, str]
+) -> None:
+    """Airflow pushes its metrics to the collector's Service; the collector reads none of
+    the Airflow Secrets and its queue depths are the cluster's queues."""
+    assert config["AIRFLOW__METRICS__OTEL_ON"] == "True"
+    assert config["AIRFLOW__METRICS__LEGACY_NAMES_ON"] == "False"
+    endpoint = "http://full-metrics.default.svc.cluster.local:4318/v1/metrics"
+    assert config["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] == endpoint
+    assert by_key["Service", "full-metrics"]["spec"]["ports"][0]["port"] == 4318
+    pod = by_key["Deployment", "full-metrics"]["spec"]["template"]["spec"]
+    [collector] = pod["containers"]
+    assert "initContainers" not in pod
+    assert all("valueFrom" not in entry for entry in collector["env"])
+    env = {entry["name"]: entry["value"] for entry in collector["env"]}
+    assert env["FARFLOW_METRICS_CLUSTER"] == "default/full"
+    assert len(env["FARFLOW_METRICS_QUEUES"].split(",")) == 3
+    assert collector["resources"]["limits"] == {"cpu": "250m", "memory": "256Mi"}

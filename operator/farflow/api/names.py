@@ -160,6 +160,7 @@ class AwsNames:
     secret_prefix: str  # the Secrets Manager names this cluster's namespace may use
     executor_secret_id: str  # what the Ecs executor's tasks read from Secrets Manager
     dag_bucket: str | None
+    metrics: str  # the CloudWatch dashboard, and the prefix of the alarms
     rds: RdsNames | None
     ecs: EcsNames | None
 
@@ -189,6 +190,7 @@ def aws_names(
         secret_prefix=f"airflow/{namespace}/",
         executor_secret_id=secret_id(namespace, name, "ecs-executor"),
         dag_bucket=_dag_bucket(spec, namespace, name),
+        metrics=resource_name(namespace, name, limit=200),
         rds=_rds(spec, namespace, name, uid),
         ecs=_ecs(spec, namespace, name),
     )

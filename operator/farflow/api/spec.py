@@ -30,6 +30,7 @@ from farflow.api.types import (
     AwsRegion,
     BucketName,
     Cidr,
+    CloudWatchNamespace,
     CpuQuantity,
     EcsClusterName,
     EksClusterName,
@@ -50,6 +51,7 @@ from farflow.api.types import (
     SecretNamePrefix,
     SecretsManagerArn,
     SecurityGroupId,
+    SnsTopicArn,
     SubnetId,
 )
 from farflow.fargate import MAX_MEMORY_MIB, MAX_VCPU, OVERHEAD_MIB, parse_cpu, parse_memory_mib
@@ -1017,6 +1019,68 @@ class LoggingSpec(SpecModel):
     cloudwatch: CloudWatchSpec = Field(default_factory=CloudWatchSpec, description="CloudWatch.")
 
 
+class AlarmsSpec(SpecModel):
+    """CloudWatch alarms on the cluster's metrics, notifying an SNS topic."""
+
+    sns_topic_arn: SnsTopicArn = Field(
+        description="SNS topic the alarms notify, when they fire and when they clear."
+    )
+    scheduler_heartbeat_missing_minutes: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="Alarm when no scheduler has heartbeat for this many minutes in a row.",
+    )
+    queue_backlog_minutes: int | None = Field(
+        None,
+        ge=1,
+        le=1440,
+        description="Alarm when tasks have waited in SQS for a worker at every sample for "
+        "this many minutes in a row (the workers do not keep up). Defaults to no alarm.",
+    )
+
+
+def _not_an_aws_namespace(metrics: MetricsSpec) -> bool:
+    return not metrics.namespace.startswith("AWS/")
+
+
+class MetricsSpec(SpecModel):
+    """Airflow's metrics (OpenTelemetry from every Airflow process) through a collector pod
+    of the cluster, into CloudWatch and for Prometheus to scrape."""
+
+    rules = (
+        Rule(
+            cel="!self.namespace.startsWith('AWS/')",
+            message="cannot start with AWS/: CloudWatch keeps those for "
+            "AWS's own services; choose another, such as FarFlow",
+            holds=_not_an_aws_namespace,
+            field_path=".namespace",
+        ),
+    )
+
+    enabled: bool = Field(
+        False,
+        description="Run the metrics collector (one pod of 0.25 vCPU) and send Airflow's "
+        "metrics to it. CloudWatch bills each metric it keeps: see docs/metrics.md.",
+    )
+    namespace: CloudWatchNamespace = Field(
+        "FarFlow",
+        description="CloudWatch namespace of the metrics; the dimension Cluster "
+        "(<namespace>/<name>) tells the clusters in it apart.",
+    )
+    interval_seconds: int = Field(
+        60,
+        ge=10,
+        le=300,
+        description="Seconds between the collector's writes to CloudWatch (each a "
+        "PutMetricData request per 500 points): the resolution of the metrics there.",
+    )
+    dashboard: bool = Field(
+        True, description="Create a CloudWatch dashboard farflow-<namespace>-<name>."
+    )
+    alarms: AlarmsSpec | None = Field(None, description="CloudWatch alarms. Defaults to none.")
+
+
 class AdminSpec(SpecModel):
     """The first Airflow admin user."""
 
@@ -1233,6 +1297,7 @@ class AirflowClusterSpec(SpecModel):
     pods: PodsSpec = Field(default_factory=PodsSpec, description="KubernetesPodOperator task pods.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Pod networking.")
     logging: LoggingSpec = Field(default_factory=LoggingSpec, description="Logging.")
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Metrics.")
     admin: AdminSpec = Field(default_factory=AdminSpec, description="The admin user.")
     suspend: bool = Field(
         False, description="Scale every component to zero; the database and queues stay."

@@ -124,6 +124,9 @@ class AwsStatus(StatusModel):
     dag_bucket: str | None = Field(None, description="S3 bucket of the DAGs.")
     fargate_profile: NamedState | None = Field(None, description="The EKS Fargate profile.")
     ecs_cluster: str | None = Field(None, description="ARN of the ECS cluster.")
+    metrics: str | None = Field(
+        None, description="Name of the CloudWatch dashboard and prefix of the alarms made."
+    )
 
 
 class AirflowObjectsStatus(StatusModel):

@@ -200,3 +200,19 @@ KmsKeyArn = Annotated[
         2048,
     ),
 ]
+CloudWatchNamespace = Annotated[
+    str,
+    Matching(
+        "[A-Za-z0-9_./#:-]{1,255}",
+        "must be a CloudWatch namespace: letters, digits and '_', '.', '/', '#', ':', '-'",
+        255,
+    ),
+]
+SnsTopicArn = Annotated[
+    str,
+    Matching(
+        "arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}",
+        "must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:airflow-alarms",
+        2048,
+    ),
+]

@@ -14,7 +14,8 @@ from farflow.api.names import AwsNames, QueueNames, dead_letter_queue_name, rds_
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.status import AwsStatus
 from farflow.aws import ecs, eks, rds, s3, secrets
-from farflow.aws.facts import region_of
+from farflow.aws.cloudwatch import remove_metrics
+from farflow.aws.facts import metrics_target, region_of
 from farflow.aws.logs import delete_log_group
 from farflow.aws.sqs import delete_queues
 
@@ -144,6 +145,18 @@ def _remove_logs(cluster: ResolvedCluster, region: str) -> bool:
     return delete_log_group(region, cluster.aws_names.log_group, cluster.aws_names.owner)
 
 
+def _metrics_what(cluster: ResolvedCluster) -> str | None:
+    if not cluster.spec.metrics.enabled:
+        return None
+    return (
+        f"CloudWatch dashboard {cluster.aws_names.metrics} and alarms {cluster.aws_names.metrics}-*"
+    )
+
+
+def _remove_metrics(cluster: ResolvedCluster, region: str) -> bool:
+    return remove_metrics(metrics_target(cluster, region))
+
+
 def _secret(id_of: Callable[[AwsNames], str], made: Callable[[ResolvedCluster], bool]) -> _Part:
     """A Secrets Manager secret FarFlow makes for clusters that ``made`` holds for."""
 
@@ -172,6 +185,7 @@ PARTS = (
     _Part(_bucket_what, _remove_bucket),
     _Part(_queues_what, _remove_queues),
     _Part(_logs_what, _remove_logs),
+    _Part(_metrics_what, _remove_metrics),
     _secret(
         lambda names: names.admin_secret_id,
         lambda cluster: cluster.spec.admin.password_secret_ref is None,

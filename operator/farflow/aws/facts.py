@@ -18,6 +18,7 @@ from farflow.api.resolve import ResolvedCluster
 from farflow.api.spec import EcsSpec, Resources
 from farflow.api.status import AwsStatus, Condition, ConditionType, NamedState
 from farflow.aws import ecs, eks, kms, rds, s3, secrets
+from farflow.aws.cloudwatch import Target, sync_metrics
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
 from farflow.aws.sqs import ensure_queues
@@ -124,6 +125,7 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
         lambda: _ecs(cluster, region),
         _ecs_facts(cluster, known.ecs_cluster) if known.ecs_cluster else None,
     )
+    metrics = gathered.attempt(lambda: _metrics(cluster, region, known), known.metrics)
     gathered.status = AwsStatus(
         region=region,
         queue_urls=queues or {},
@@ -133,6 +135,7 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
         dag_bucket=bucket,
         fargate_profile=profile and NamedState(name=profile.name, status=profile.status),
         ecs_cluster=ecs_facts and ecs_facts.cluster,
+        metrics=metrics,
     )
     database_ready = database is not None and database.ready
     ecs_ready = cluster.spec.ecs is None or ecs_facts is not None
@@ -169,6 +172,21 @@ def _known_queues(cluster: ResolvedCluster, known: AwsStatus) -> dict[str, str] 
     if not all(queue in known.queue_urls for queue in wanted):
         return None
     return {queue: known.queue_urls[queue] for queue in wanted}
+
+
+def _metrics(cluster: ResolvedCluster, region: str, known: AwsStatus) -> str | None:
+    """The dashboard and alarms of spec.metrics; once made, removed when it drops them. A
+    cluster that never had them costs no call."""
+    if not cluster.spec.metrics.enabled and known.metrics is None:
+        return None
+    sync_metrics(metrics_target(cluster, region), cluster.spec.metrics)
+    return cluster.aws_names.metrics if cluster.spec.metrics.enabled else None
+
+
+def metrics_target(cluster: ResolvedCluster, region: str) -> Target:
+    names = cluster.aws_names
+    queues = tuple(queue.sqs for queue in names.queues)
+    return Target(region=region, owner=names.owner, name=names.metrics, queues=queues)
 
 
 def _log_group(cluster: ResolvedCluster, region: str) -> str | None:

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from farflow.objects import Manifest, expand
-from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
+from farflow.plan.config import (
+    API_PORT,
+    METRICS_PORT,
+    SCHEDULER_HEALTH_PORT,
+    WORKER_LOG_PORT,
+    env_name,
+)
 
 KUBERNETES_CONNECTION = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
 # The ENTRYPOINT of the apache/airflow image, which airflow/Dockerfile inherits.
@@ -38,6 +44,7 @@ PORT_SETTINGS = {
     SCHEDULER_HEALTH_PORT: ("scheduler", "scheduler_health_check_server_port"),
     WORKER_LOG_PORT: ("logging", "worker_log_server_port"),
 }
+METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"  # the collector's Service, in a pod
 
 
 @dataclass(frozen=True)
@@ -167,12 +174,18 @@ def _command_line(container: Manifest, env: Mapping[str, str], site: Site) -> tu
 
 
 def _port_env(env: Mapping[str, str], site: Site) -> dict[str, str]:
-    """The port settings the container has, moved to the site's ports."""
-    return {
+    """The port settings the container has, moved to the site's ports; the metrics
+    collector's port, and where the Airflow processes find it."""
+    moved = {
         env_name(*setting): str(site.port(port))
         for port, setting in PORT_SETTINGS.items()
         if env_name(*setting) in env
     }
+    if "FARFLOW_METRICS_PORT" in env:
+        moved["FARFLOW_METRICS_PORT"] = str(site.port(METRICS_PORT))
+    if METRICS_ENDPOINT in env:
+        moved[METRICS_ENDPOINT] = f"http://{site.host}:{site.port(METRICS_PORT)}/v1/metrics"
+    return moved
 
 
 def _relocate(value: str, site: Site) -> str:

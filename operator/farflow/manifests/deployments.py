@@ -14,7 +14,14 @@ ROLLING_UPDATE = {"maxUnavailable": 0, "maxSurge": "25%"}
 def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str = "") -> Manifest:
     """The component's Deployment; its pods roll when ``secrets_hash`` (of the data of the
     Secrets they read) changes, as they roll when the settings do."""
-    main = container(plan, component.name, component.command, component.size, component.env)
+    main = container(
+        plan,
+        component.name,
+        component.command,
+        component.size,
+        component.env,
+        secrets=component.airflow,
+    )
     if component.port is not None:
         main["ports"] = [{"name": "http", "containerPort": component.port, "protocol": "TCP"}]
     if component.probes is not None:
@@ -25,7 +32,9 @@ def deployment(plan: Plan, owner: Owner, component: Component, secrets_hash: str
     }
     if component.preflight:
         pod_spec["initContainers"] = [preflight(plan, component.size, component.env)]
-    template = pod_template(plan, component.name, bootstrapped(plan, pod_spec, component.size))
+    if component.airflow:
+        pod_spec = bootstrapped(plan, pod_spec, component.size)
+    template = pod_template(plan, component.name, pod_spec)
     if component.name == "scheduler":  # the Kubernetes executor runs in the scheduler
         template = mount_pod_template(plan, template)
     if secrets_hash:

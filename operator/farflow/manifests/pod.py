@@ -71,16 +71,23 @@ def probe(check: Probe) -> Manifest:
 
 
 def container(
-    plan: Plan, name: str, command: tuple[str, ...], size: Size, env: tuple[EnvVar, ...]
+    plan: Plan,
+    name: str,
+    command: tuple[str, ...],
+    size: Size,
+    env: tuple[EnvVar, ...],
+    *,
+    secrets: bool = True,
 ) -> Manifest:
-    """An Airflow container; the image's entrypoint runs ``command``."""
+    """An Airflow container (with the Airflow Secrets unless not ``secrets``); the image's
+    entrypoint runs ``command``."""
     return {
         "name": name,
         "image": plan.image,
         "imagePullPolicy": plan.pull_policy,
         "args": list(command),
         "envFrom": [{"configMapRef": {"name": plan.names.config_map}}],
-        "env": [env_entry(e) for e in (*plan.secret_env, *env)],
+        "env": [env_entry(e) for e in (*(plan.secret_env if secrets else ()), *env)],
         "resources": resources(size),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [RUNTIME_MOUNT],

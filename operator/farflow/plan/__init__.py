@@ -43,7 +43,9 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         airflow_version=spec.airflow.version,
         image=image.reference,
         pull_policy=image.pull_policy,
-        components=tuple(_with_user_env(c, spec) for c in components(spec)),
+        components=tuple(
+            _with_user_env(c, spec) for c in components(spec, names, facts.queue_urls.values())
+        ),
         config=config,
         secret_env=secret_env(cluster.database_secret, names),
         migration_command=_migration_command(spec),
@@ -88,6 +90,8 @@ def admin_password(cluster: ResolvedCluster) -> SecretRef:
 
 
 def _with_user_env(component: Component, spec: ResolvedSpec) -> Component:
+    if not component.airflow:
+        return component
     user_env = tuple(
         EnvVar(env.name, value=env.value)
         if env.value_from is None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from farflow.api.names import KubeNames
 from farflow.api.resolve import (
     ResolvedComponent,
     ResolvedSpec,
@@ -11,7 +13,8 @@ from farflow.api.resolve import (
     ResolvedWorkerPool,
 )
 from farflow.api.spec import Resources
-from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT
+from farflow.fargate import OVERHEAD_MIB
+from farflow.plan.config import API_PORT, METRICS_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT
 from farflow.plan.model import Component, ComponentName, EnvVar, Probe, Probes, Size
 
 # A rollout goes stage by stage after the migration: the API server first (workers and the
@@ -19,12 +22,16 @@ from farflow.plan.model import Component, ComponentName, EnvVar, Probe, Probes, 
 API_STAGE, SCHEDULING_STAGE, WORKER_STAGE = 1, 2, 3
 
 
-def components(spec: ResolvedSpec) -> tuple[Component, ...]:
+def components(
+    spec: ResolvedSpec, names: KubeNames, queue_urls: Iterable[str] = ()
+) -> tuple[Component, ...]:
     """The components to run, in rollout order; suspended clusters run zero replicas."""
     planned = [_api_server(spec), _scheduler(spec), _dag_processor(spec)]
     if spec.triggerer.enabled:
         planned.append(_triggerer(spec))
     planned.extend(_workers(spec))
+    if spec.metrics.enabled:
+        planned.append(_metrics_collector(spec, names, queue_urls))
     return tuple(planned)
 
 
@@ -173,4 +180,36 @@ def _worker(spec: ResolvedSpec, name: str, pool: ResolvedWorkerPool) -> Componen
         termination_grace_seconds=spec.workers.termination_grace_period_seconds,
         preflight=True,
         scaled_elsewhere=not spec.suspend,
+    )
+
+
+# The collector's pod: 0.25 vCPU / 0.5 GB, the smallest Fargate size (its process, with
+# boto3 and prometheus_client loaded, stays near 70 MiB).
+METRICS_SIZE = Size(cpu="250m", memory=f"{512 - OVERHEAD_MIB}Mi")
+
+
+def _metrics_collector(
+    spec: ResolvedSpec, names: KubeNames, queue_urls: Iterable[str]
+) -> Component:
+    """farflow_metrics: Airflow's metrics into CloudWatch and for Prometheus. First in the
+    rollout, so the scheduling processes find it there."""
+    metrics = spec.metrics
+    health = Probe(http_path="/healthz", port=METRICS_PORT)
+    env = {
+        "FARFLOW_METRICS_PORT": str(METRICS_PORT),
+        "FARFLOW_METRICS_NAMESPACE": metrics.namespace,
+        "FARFLOW_METRICS_CLUSTER": f"{names.namespace}/{names.cluster}",
+        "FARFLOW_METRICS_INTERVAL": str(metrics.interval_seconds),
+        "FARFLOW_METRICS_QUEUES": ",".join(queue_urls),
+    }
+    return Component(
+        name="metrics",
+        command=("python", "-m", "farflow_metrics"),
+        replicas=_replicas(spec, 1),
+        size=METRICS_SIZE,
+        rollout_stage=API_STAGE,
+        env=tuple(EnvVar(name, value) for name, value in env.items()),
+        port=METRICS_PORT,
+        probes=_probes(health, API_LIVENESS),
+        airflow=False,
     )

@@ -20,6 +20,8 @@ from farflow.runtime import BOOTSTRAP_PLUGINS, BOOTSTRAP_PYTHON, RUNTIME_DIR
 API_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
 WORKER_LOG_PORT = 8793
+# farflow_metrics: OTLP/HTTP in (POST /v1/metrics), Prometheus out (GET /metrics).
+METRICS_PORT = 4318
 GIT_CONN_ID = "farflow_git"
 # Mounted into the scheduler, where the Kubernetes executor runs, from a ConfigMap.
 POD_TEMPLATE_FILE = "/opt/airflow/pod_templates/pod_template.yaml"
@@ -68,6 +70,7 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
         **_kubernetes_executor(spec, names),
         **_secrets_backend(spec, facts.region),
         **_plugins(spec),
+        **_metrics(spec),
     }
     for section, entries in spec.airflow.config.items():
         options.update({(section, key): value for key, value in entries.items()})
@@ -77,7 +80,38 @@ def airflow_config(cluster: ResolvedCluster, facts: AwsFacts) -> dict[str, str]:
         **config,
         **_aws_environment(facts),
         **kubernetes,
+        **_metrics_environment(spec, names),
         "PYTHONPATH": _python_path(spec),
+    }
+
+
+def _metrics(spec: ResolvedSpec) -> Options:
+    """Airflow's OpenTelemetry metrics, without the legacy names that carry a DAG's and a
+    task's id in the metric's name (each would be a metric CloudWatch bills)."""
+    if not spec.metrics.enabled:
+        return {}
+    return {("metrics", "otel_on"): "True", ("metrics", "legacy_names_on"): "False"}
+
+
+def metrics_endpoint(names: KubeNames) -> str:
+    """Where Airflow's processes push their metrics: the collector's Service."""
+    host = f"{names.of('metrics')}.{names.namespace}.svc.cluster.local"
+    return f"http://{host}:{METRICS_PORT}/v1/metrics"
+
+
+def _metrics_environment(spec: ResolvedSpec, names: KubeNames) -> dict[str, str]:
+    """The exporter's settings (OpenTelemetry's variables: Airflow's [metrics] otel_host and
+    otel_port are deprecated). A push over HTTP in the background, so a collector that is
+    down costs Airflow only the lost points. Every 10 s, so each of the collector's writes
+    (a minute by default) holds several; counters and histograms as deltas, since every
+    Airflow process has the same OTel resource and running totals could not be told apart."""
+    if not spec.metrics.enabled:
+        return {}
+    return {
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": metrics_endpoint(names),
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
+        "OTEL_METRIC_EXPORT_INTERVAL": str(min(10, spec.metrics.interval_seconds) * 1000),
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
     }
 
 

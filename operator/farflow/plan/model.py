@@ -79,6 +79,9 @@ class Component:
     termination_grace_seconds: int = 60
     preflight: bool = False  # an init container first checks the image's modules
     scaled_elsewhere: bool = False  # the autoscaler (or the user's HPA) owns the replicas
+    # An Airflow process: it reads the Airflow Secrets and gets spec.airflow's requirements,
+    # plugins and startup script. The metrics collector is not one.
+    airflow: bool = True
 
     @property
     def is_worker(self) -> bool:
