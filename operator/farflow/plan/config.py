@@ -93,7 +93,7 @@ def _metrics(spec: ResolvedSpec) -> Options:
     return {("metrics", "otel_on"): "True", ("metrics", "legacy_names_on"): "False"}
 
 
-def metrics_endpoint(names: KubeNames) -> str:
+def _metrics_endpoint(names: KubeNames) -> str:
     """Where Airflow's processes push their metrics: the collector's Service."""
     host = f"{names.of('metrics')}.{names.namespace}.svc.cluster.local"
     return f"http://{host}:{METRICS_PORT}/v1/metrics"
@@ -108,7 +108,7 @@ def _metrics_environment(spec: ResolvedSpec, names: KubeNames) -> dict[str, str]
     if not spec.metrics.enabled:
         return {}
     return {
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": metrics_endpoint(names),
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": _metrics_endpoint(names),
         "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
         "OTEL_METRIC_EXPORT_INTERVAL": str(min(10, spec.metrics.interval_seconds) * 1000),
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
