@@ -142,6 +142,7 @@ def assert_the_metrics_collector(
     assert config["AIRFLOW__METRICS__LEGACY_NAMES_ON"] == "False"
     endpoint = "http://full-metrics.default.svc.cluster.local:4318/v1/metrics"
     assert config["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] == endpoint
+    assert config["OTEL_METRIC_EXPORT_INTERVAL"] == "10000"  # several per write of 60 s
     assert by_key["Service", "full-metrics"]["spec"]["ports"][0]["port"] == 4318
     pod = by_key["Deployment", "full-metrics"]["spec"]["template"]["spec"]
     [collector] = pod["containers"]
@@ -149,5 +150,6 @@ def assert_the_metrics_collector(
     assert all("valueFrom" not in entry for entry in collector["env"])
     env = {entry["name"]: entry["value"] for entry in collector["env"]}
     assert env["FARFLOW_METRICS_CLUSTER"] == "default/full"
+    assert (env["FARFLOW_METRICS_NAMESPACE"], env["FARFLOW_METRICS_INTERVAL"]) == ("FarFlow", "60")
     assert len(env["FARFLOW_METRICS_QUEUES"].split(",")) == 3
     assert collector["resources"]["limits"] == {"cpu": "250m", "memory": "256Mi"}

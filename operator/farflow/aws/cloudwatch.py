@@ -33,7 +33,7 @@ GRAPHS = (
             ("executor.running_tasks", "Maximum"),
         ),
     ),
-    ("DAG parsing (ms)", (("dag_processing.total_parse_time", "Average"),)),
+    ("DAG parsing (s)", (("dag_processing.total_parse_time", "Average"),)),
     ("Task run time (ms)", (("task.duration", "Average"), ("task.duration", "Maximum"))),
 )
 
@@ -65,12 +65,7 @@ def sync_metrics(target: Target, metrics: MetricsSpec) -> None:
 
 def remove_metrics(target: Target) -> bool:
     """Deletes the cluster's dashboard and alarms (ours only); True once none remains."""
-    cloudwatch = client("cloudwatch", target.region)
-    try:
-        _delete_dashboard(cloudwatch, target)
-        _sync_alarms(cloudwatch, target, [])
-    except (ClientError, BotoCoreError) as error:
-        raise _failed(error, f"dashboard and alarms {target.name}") from error
+    sync_metrics(target, MetricsSpec(enabled=False))
     return True
 
 
