@@ -5,13 +5,19 @@ Its secret variables are mirrored from the cluster's Kubernetes Secrets into one
 Manager secret, <executor_secret_id>, and the task definition names them under ``secrets``
 (ECS injects them with the execution role's rights), so no secret value is written into a
 task definition. Its tasks reach the execution API at spec.ecs.apiServerUrl, else at the API
-server's load balancer, once the Service has one."""
+server's load balancer, once the Service has one.
+
+ECS tasks have no init containers: with spec.airflow's requirements, plugins or startup script,
+the definition's entry point runs farflow_bootstrap in the task's one container (the image's
+copy of farflow.runtime, which airflow/Dockerfile puts where pods mount the operator's), then
+the executor's command, through farflow_startup when there is a script."""
 
 from __future__ import annotations
 
 import base64
+import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from farflow.api.names import SecretRef
 from farflow.api.resolve import ResolvedCluster
@@ -20,6 +26,13 @@ from farflow.aws.facts import TaskDefinitions
 from farflow.kube import observe
 from farflow.kube.client import Kube
 from farflow.manifests.config_map import content_hash
+from farflow.manifests.runtime import (
+    BOOTSTRAP,
+    IMAGE_ENTRYPOINT,
+    STARTUP,
+    bootstrap_env,
+    startup_env,
+)
 from farflow.plan import AwsFacts, Plan
 from farflow.plan.ecs_executor import ExecutorEnv, executor_env
 
@@ -31,12 +44,14 @@ class ExecutorDefinition:
     family: str
     image: str
     env: ExecutorEnv
+    entry_point: tuple[str, ...] = ()  # the image's own, unless the tasks bootstrap
 
     @property
     def fingerprint(self) -> str:
         """Changes whenever the registered definition or its secret's values would."""
         env = self.env
-        return content_hash([self.family, self.image, env.environment, env.secrets])
+        parts = [self.family, self.image, env.environment, env.secrets, self.entry_point]
+        return content_hash(parts)
 
 
 def definition(
@@ -59,7 +74,19 @@ def definition(
             f"the Ecs executor's tasks wait for the load balancer address of Service "
             f"{planned.names.service} (or set spec.ecs.apiServerUrl)"
         )
-    return ExecutorDefinition(family, planned.image, executor_env(planned, url, _reader(read)))
+    env = executor_env(planned, url, _reader(read))
+    if planned.bootstrap is None:
+        return ExecutorDefinition(family, planned.image, env)
+    bootstrap = {e.name: e.value or "" for e in (*bootstrap_env(planned), *startup_env(planned))}
+    env = replace(env, environment={**env.environment, **bootstrap})
+    return ExecutorDefinition(family, planned.image, env, _bootstrapping(planned))
+
+
+def _bootstrapping(planned: Plan) -> tuple[str, ...]:
+    """The image's entrypoint, running farflow_bootstrap and then the task's command."""
+    then = f'exec {shlex.join(STARTUP)} "$@"' if planned.startup_script else 'exec "$@"'
+    script = f"{shlex.join(BOOTSTRAP)} && {then}"
+    return (*IMAGE_ENTRYPOINT, "bash", "-c", script, "farflow-ecs-task")
 
 
 def register(cluster: ResolvedCluster, wanted: ExecutorDefinition, region: str) -> None:
@@ -77,6 +104,7 @@ def register(cluster: ResolvedCluster, wanted: ExecutorDefinition, region: str) 
         cluster.spec.workers.resources,
         environment=wanted.env.environment,
         secrets={name: f"{arn}:{name}::" for name in values},
+        entry_point=wanted.entry_point,
     )
 
 

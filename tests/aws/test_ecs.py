@@ -218,6 +218,24 @@ def test_environment_and_secrets_are_the_containers_and_a_change_is_a_new_revisi
     assert (changed.revision, changed.registered) == (2, True)
 
 
+def test_an_entry_point_is_the_containers_and_a_change_is_a_new_revision(name: str) -> None:
+    """The Ecs executor's tasks bootstrap in their entry point; none set keeps the image's."""
+    plain = register(name)
+    [container] = ecs().describe_task_definition(taskDefinition=plain.arn)["taskDefinition"][
+        "containerDefinitions"
+    ]
+    assert not container.get("entryPoint")
+    assert register(name).registered is False
+    entry_point = ("/usr/bin/dumb-init", "--", "/entrypoint", "bash", "-c", 'exec "$@"', "t")
+    changed = register(name, entry_point=entry_point)
+    assert (changed.revision, changed.registered) == (2, True)
+    [container] = ecs().describe_task_definition(taskDefinition=changed.arn)["taskDefinition"][
+        "containerDefinitions"
+    ]
+    assert container["entryPoint"] == list(entry_point)
+    assert register(name, entry_point=entry_point).registered is False
+
+
 def test_a_definition_without_container_memory_gets_a_new_revision(name: str) -> None:
     """Revisions FarFlow registered before it set the container's memory are replaced."""
     first = register(name)

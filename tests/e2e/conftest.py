@@ -61,6 +61,9 @@ DAG_FOLDERS = (ROOT / "airflow" / "dags", Path(__file__).with_name("dags"))
 # The orders the example DAGs read: the same file `farflow dev` puts in its S3.
 INPUT_CSV = ROOT / "airflow" / "dev-s3" / "farflow-example-data" / "input" / "orders.csv"
 EMR_SCRIPT = "print('order totals')\n"
+# spec.airflow.startupScript, in the data bucket: every Airflow container sources it.
+STARTUP_KEY = "startup/startup.sh"
+STARTUP_SCRIPT = "echo 'the e2e startup script ran'\nexport AIRFLOW_VAR_STARTUP_RAN=yes\n"
 WORKLOADS = ("Job", "Deployment")
 
 
@@ -115,9 +118,12 @@ class Stack:
 
 
 def _cluster_manifest(namespace: str, network: tuple[str, str], emr_app: str) -> dict[str, Any]:
-    """The example, pointed at what exists in moto: the network and the EMR application."""
+    """The example, pointed at what exists in moto: the network and the EMR application;
+    with a startup script, as MWAA users bring one."""
     manifest: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
     manifest["metadata"]["namespace"] = namespace
+    script = {"bucket": _data_bucket_name(manifest), "key": STARTUP_KEY}
+    manifest["spec"]["airflow"]["startupScript"] = script
     for env in manifest["spec"]["airflow"]["env"]:
         if env["name"] == "AIRFLOW_VAR_EMR_SERVERLESS":
             env["value"] = json.dumps(json.loads(env["value"]) | {"application_id": emr_app})
@@ -151,13 +157,18 @@ def _upload(bucket: str, prefix: str, region: str) -> None:
             s3.upload_file(str(dag_file), bucket, f"{prefix}{dag_file.name}")
 
 
-def _data_bucket(manifest: dict[str, Any], region: str) -> str:
+def _data_bucket_name(manifest: dict[str, Any]) -> str:
     env = {e["name"]: e.get("value") for e in manifest["spec"]["airflow"]["env"]}
-    bucket = str(env["AIRFLOW_VAR_DATA_BUCKET"])
+    return str(env["AIRFLOW_VAR_DATA_BUCKET"])
+
+
+def _data_bucket(manifest: dict[str, Any], region: str) -> str:
+    bucket = _data_bucket_name(manifest)
     s3 = boto3.client("s3", region_name=region)
     s3.create_bucket(Bucket=bucket)
     s3.upload_file(str(INPUT_CSV), bucket, "input/orders.csv")
     s3.put_object(Bucket=bucket, Key="emr/order_totals.py", Body=EMR_SCRIPT.encode())
+    s3.put_object(Bucket=bucket, Key=STARTUP_KEY, Body=STARTUP_SCRIPT.encode())
     return bucket
 
 

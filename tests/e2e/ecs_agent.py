@@ -1,10 +1,11 @@
 """The ECS agent's part for the Ecs executor's tasks: moto takes RunTask and moves the task
 through its states, but runs no container. For each task of the Ecs executor's task
 definition this runs the container as a local process, as the agent on Fargate would: the
-image's entrypoint (farflow.local) with the command of the task's overrides (else of the
-definition), the definition's environment, its secrets read from Secrets Manager, and the
-overrides' environment. Only what farflow.local.site_env names differs, as for pods: the API
-server's address, the credentials, a home.
+definition's entry point (else the image's, farflow.local) with the command of the task's
+overrides (else of the definition), the definition's environment, its secrets read from
+Secrets Manager, and the overrides' environment. Only what farflow.local.site_env names
+differs, as for pods (the API server's address, the credentials, a home), and the image's
+folders the task uses are local folders.
 
 The proxy in front of moto tells of RunTask before the scheduler hears back, and the task is
 tagged held at once: tests/fixtures/moto_server.py keeps a held task RUNNING, and stops it
@@ -15,13 +16,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from farflow.local import Site, site_env
+from farflow import runtime
+from farflow.local import Site, command_line, relocated, site_env
+from farflow.runtime import BOOTSTRAP_DIR, RUNTIME_DIR
 from tests.fixtures.aws_proxy import AwsProxy
 from tests.fixtures.moto_server import EXIT_CODE, HELD
 from tests.fixtures.processes import Process
@@ -79,15 +82,18 @@ class EcsAgent:
             (c for c in overrides.get("containerOverrides", []) if c["name"] == container["name"]),
             {},
         )
+        task_id = task["taskArn"].rsplit("/", 1)[-1]
+        site = self._site(self.logs / f"ecs-task-{task_id}")
         env = {
             **_pairs(container.get("environment", []), "value"),
             **{s["name"]: self._secret(s["valueFrom"]) for s in container.get("secrets", [])},
             **_pairs(override.get("environment", []), "value"),
-            **site_env(self.site),
+            **site_env(site),
         }
+        env = {name: relocated(value, site) for name, value in env.items()}
         command = override.get("command") or container.get("command") or []
-        argv = (*self.site.entrypoint, *command)  # the command replaces the image's CMD only
-        task_id = task["taskArn"].rsplit("/", 1)[-1]
+        # As a pod's command and args: the entry point replaces the image's, the command its CMD.
+        argv = command_line({"command": container.get("entryPoint"), "args": command}, env, site)
         process = Process(argv, self.logs / f"ecs-task-{task_id}.log", env, inherit=False)
         process.start()
         assert process.popen is not None
@@ -95,6 +101,13 @@ class EcsAgent:
         self.runs.append(AgentRun(task["taskArn"], argv, env, code))
         self._tag(task["taskArn"], EXIT_CODE, str(code))
         self.ecs.untag_resource(resourceArn=task["taskArn"], tagKeys=[HELD])
+
+    def _site(self, task_folder: Path) -> Site:
+        """The site, with the image's folders that a task uses: farflow.runtime's modules
+        (airflow/Dockerfile copies them) and the task's own bootstrap folder."""
+        task_folder.mkdir()
+        folders = {RUNTIME_DIR: Path(runtime.__file__).parent, BOOTSTRAP_DIR: task_folder}
+        return replace(self.site, image_paths={**self.site.image_paths, **folders})
 
     def _secret(self, value_from: str) -> str:
         """A secrets entry's value: <secret ARN>:<JSON key>:: as ECS reads it."""

@@ -2,10 +2,10 @@
 
 kwok plays the node (the pod is scheduled, becomes Running, and ends as its stage says) but
 runs no containers. For the Kubernetes executor's worker pods the task must really run, so
-this runs their container as a local process, resolved from the pod exactly as the kubelet
-would (farflow.local), and then writes the exit code where kwok's `pod-exited` stage
-(tests/controlplane/kwok-task-stages.yaml) reads it. Every pod seen is recorded, so tests can
-check what Airflow asked Kubernetes for.
+this runs their init containers and then their container as local processes, resolved from
+the pod exactly as the kubelet would (farflow.local), and then writes the exit code where
+kwok's `pod-exited` stage (tests/controlplane/kwok-task-stages.yaml) reads it. Every pod seen
+is recorded, so tests can check what Airflow asked Kubernetes for.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes import client, config, watch
 
 from farflow.local import LocalProcess
-from tests.fixtures.processes import Process
+from farflow.local.process import start_container
 
 EXIT_CODE_ANNOTATION = "kwok.farflow.io/exit-code"
 EXECUTOR_LABEL = "kubernetes_executor"
@@ -29,7 +29,7 @@ class ProcessKubelet:
         self,
         kubeconfig: Path,
         namespace: str,
-        resolve: Callable[[dict[str, Any]], LocalProcess],
+        resolve: Callable[..., LocalProcess],  # (pod spec, pod=name) -> its processes
         logs: Path,
     ) -> None:
         self.namespace, self.resolve, self.logs = namespace, resolve, logs
@@ -80,12 +80,17 @@ class ProcessKubelet:
         )
 
     def _run(self, pod: dict[str, Any]) -> None:
+        """The pod's init containers one after the other, then its container, unless one
+        of them failed; the pod's exit code is the last one's."""
         name = pod["metadata"]["name"]
-        local = self.resolve(pod["spec"])
-        process = Process(local.argv, self.logs / f"pod-{name}.log", local.env, inherit=False)
-        process.start()
-        assert process.popen is not None
-        code = process.popen.wait()
+        local = self.resolve(pod["spec"], pod=name)
+        for container in (*local.init, local):
+            log = self.logs / f"pod-{name}-{container.name}.log"
+            process = start_container(container, log)
+            assert process.popen is not None
+            code = process.popen.wait()
+            if code != 0:
+                break
         annotations = {EXIT_CODE_ANNOTATION: str(code)}
         self.core.patch_namespaced_pod(
             name, self.namespace, {"metadata": {"annotations": annotations}}

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from farflow.plan.config import EXECUTOR_CLASSES
+from farflow.runtime import BOOTSTRAP_DIR, MODULES, RUNTIME_DIR
 from tests.cases import ROOT
 
 DAGS = ROOT / "airflow" / "dags"
@@ -477,7 +478,7 @@ def test_the_image_runs_as_a_numeric_non_root_user() -> None:
 @pytest.mark.unit
 def test_the_image_keeps_the_base_images_entrypoint() -> None:
     """apache/airflow's ENTRYPOINT (dumb-init -- /entrypoint) runs every container, as
-    farflow.local.IMAGE_ENTRYPOINT says and the local runtime reproduces."""
+    farflow.manifests.runtime.IMAGE_ENTRYPOINT says and the local runtime reproduces."""
     assert dockerfile_instructions("ENTRYPOINT") == []
     assert dockerfile_instructions("CMD") == []
 
@@ -492,3 +493,14 @@ def test_the_image_carries_the_dags_and_plugins() -> None:
     ignored = (ROOT / "airflow" / "Dockerfile.dockerignore").read_text().splitlines()
     assert {"*", "!airflow/dags/", "!airflow/plugins/"} <= set(ignored)
     assert not (ROOT / "airflow" / "__init__.py").exists()  # never an importable `airflow`
+
+
+@pytest.mark.unit
+def test_the_image_carries_the_runtime_for_ecs_tasks() -> None:
+    """Where pods mount farflow.runtime (its ConfigMap) and bootstrap (an emptyDir), the
+    image has its own copy and a folder the runtime user writes: ECS tasks mount neither."""
+    source, target = "operator/farflow/runtime/farflow_*.py", f"{RUNTIME_DIR}/"
+    assert f"{source} {target}" in dockerfile_instructions("COPY")
+    assert {path.stem for path in ROOT.glob(source)} == set(MODULES)
+    assert f"!{source}" in (ROOT / "airflow" / "Dockerfile.dockerignore").read_text().split()
+    assert f"install -d -o 50000 -g 0 {BOOTSTRAP_DIR}" in dockerfile_instructions("RUN")

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import STARTUP_KEY, Stack
 from tests.e2e.dag_runs import Run
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +109,16 @@ def test_kubernetes_executor_runs_the_task_in_its_own_pod(
     payload = "".join(f"{n},{n * n}\n" for n in range(10_000)).encode()
     assert result["sha256"] == hashlib.sha256(payload).hexdigest()
     assert result["hostname"] == socket.gethostname()  # the pod's container ran here
+    name = pod["metadata"]["name"]
+    bootstrap = (stack.logs / f"pod-{name}-bootstrap.log").read_text()
+    assert f"s3://{stack.data_bucket}/{STARTUP_KEY}" in bootstrap
+    assert "the e2e startup script ran" in (stack.logs / f"pod-{name}-base.log").read_text()
+
+
+def test_every_component_sources_the_startup_script(stack: Stack) -> None:
+    for component in (c for c in stack.plan.components if c.airflow):
+        log = (stack.logs / f"{component.name}.log").read_text()
+        assert "the e2e startup script ran" in log, component.name
 
 
 def test_ecs_executor_runs_the_task_in_an_ecs_task_of_its_definition(
@@ -127,9 +137,15 @@ def test_ecs_executor_runs_the_task_in_an_ecs_task_of_its_definition(
     assert len(matching) == 1, ended
     [ran] = matching
     assert ran.exit_code == 0
-    assert ran.argv[len(stack.site.entrypoint) :][:3] == (
-        "python", "-m", "airflow.sdk.execution_time.execute_workload",
-    )  # fmt: skip
+    # The definition's entry point bootstraps (the cluster has a startup script), then runs
+    # the executor's command.
+    bash, flag, script, name, *command = ran.argv[len(stack.site.entrypoint) :]
+    assert (bash, flag, name) == ("bash", "-c", "farflow-ecs-task")
+    assert script.startswith("python -m farflow_bootstrap && ")
+    assert command[:3] == ["python", "-m", "airflow.sdk.execution_time.execute_workload"]
+    task_log = (stack.logs / f"ecs-task-{ran.task_arn.rsplit('/', 1)[-1]}.log").read_text()
+    assert f"saved the startup script s3://{stack.data_bucket}/{STARTUP_KEY}" in task_log
+    assert "the e2e startup script ran" in task_log
     ecs = boto3.client("ecs")
     [task] = ecs.describe_tasks(cluster=stack.facts.ecs.cluster, tasks=[ran.task_arn])["tasks"]  # type: ignore[union-attr]
     assert (task["lastStatus"], task["containers"][0]["exitCode"]) == ("STOPPED", 0)

@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
+from kubernetes.client import ApiClient
 
 from farflow.kube.observe import stalled, start_failure
-from farflow.local import Objects, Site, processes
-from farflow.manifests.runtime import STARTUP
+from farflow.local import Objects, Site, container_process, processes
+from farflow.manifests.runtime import IMAGE_ENTRYPOINT, STARTUP
 from farflow.runtime import farflow_startup
 from farflow.runtime.farflow_bootstrap import BootstrapError, install, requirements_text, unpack
 from tests.fixtures.wheels import build_wheel
@@ -111,11 +113,28 @@ def test_every_airflow_pod_installs_them_first_and_sources_the_script() -> None:
         ]
 
 
-def test_kubernetes_executor_pods_install_them_but_keep_the_executors_command() -> None:
-    objects = brought({**BROUGHT, "executors": ["Celery", "Kubernetes"]})
-    spec = executor_pod_spec(objects)
+def test_kubernetes_executor_pods_install_them_and_source_the_script_before_the_task(
+    tmp_path: Path,
+) -> None:
+    """Airflow's own pod generator merges the task's args into the template: the command
+    keeps the image's entrypoint and the script's runner, and the task comes after it."""
+    objects = rendered({"airflow": {**BROUGHT, "executors": ["Celery", "Kubernetes"]}})
+    template = {"apiVersion": "v1", "kind": "Pod", "spec": executor_pod_spec(objects)}
+    task = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"]
+    pod = PodGenerator.construct_pod(
+        dag_id="d", task_id="t", pod_id="p", try_number=1, kube_image="image:1",
+        date=None, args=task, pod_override_object=None, namespace="tasks",
+        base_worker_pod=PodGenerator.deserialize_model_dict(template), scheduler_job_id="1",
+    )  # fmt: skip
+    spec = ApiClient().sanitize_for_serialization(pod)["spec"]
     assert spec["initContainers"][0]["name"] == "bootstrap"
-    assert "args" not in spec["containers"][0] or spec["containers"][0]["args"] == []
+    [base] = spec["containers"]
+    assert base["command"] == [*IMAGE_ENTRYPOINT, *STARTUP]
+    assert base["args"] == task
+    assert "FARFLOW_STARTUP_SCRIPT" in {e["name"] for e in base["env"]}
+    site = Site(home=tmp_path)
+    local = container_process(spec, Objects(objects), site, pod="p")
+    assert local.argv == (*site.entrypoint, *STARTUP, *task)  # the stand-in entrypoint here
 
 
 def test_a_new_object_version_rolls_every_pod() -> None:

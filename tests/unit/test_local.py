@@ -11,7 +11,6 @@ import pytest
 
 from farflow.dev.up import own_log_port
 from farflow.local import (
-    IMAGE_ENTRYPOINT,
     KUBERNETES_CONNECTION,
     Objects,
     Site,
@@ -19,6 +18,7 @@ from farflow.local import (
     processes,
 )
 from farflow.manifests import manifests
+from farflow.manifests.runtime import IMAGE_ENTRYPOINT
 from farflow.plan.config import POD_TEMPLATE_FILE, SHARED_KEYS
 from tests.unit.planning import OWNER, planned
 

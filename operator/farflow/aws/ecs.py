@@ -115,17 +115,21 @@ def register_task_definition(
     owner: str,
     environment: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
+    entry_point: Sequence[str] = (),
 ) -> TaskDefinitionState:
     """The family's latest revision when it matches; otherwise a newly registered one.
 
     cpu and memory are Kubernetes quantities ("0.3", "600Mi"), snapped to a Fargate size.
     Without a log group the container has no log configuration (its output is not kept).
     ``environment`` holds plain values; ``secrets`` maps a variable to where ECS reads it
-    (a Secrets Manager ARN and JSON key), with the execution role's rights."""
+    (a Secrets Manager ARN and JSON key), with the execution role's rights; ``entry_point``,
+    when given, replaces the image's ENTRYPOINT."""
     size = task_size(cpu, memory)
     roles = {"executionRoleArn": execution_role_arn, "taskRoleArn": task_role_arn}
     container = _container(image, size.memory_mib, log_group, region)
     container |= _variables(environment or {}, secrets or {})
+    if entry_point:
+        container["entryPoint"] = list(entry_point)
     wanted: dict[str, Any] = {
         "family": family,
         "requiresCompatibilities": ["FARGATE"],
@@ -273,6 +277,7 @@ def _container_essence(container: dict[str, Any]) -> tuple[Any, ...]:
     ]
     return (
         *(container.get(key) for key in keys),
+        container.get("entryPoint") or None,  # none set may read as []
         log.get("logDriver"),
         log.get("options"),
         *variables,

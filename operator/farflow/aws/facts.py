@@ -9,7 +9,7 @@ rolls no pod; and a transient fault (throttling, 5xx) changes no condition eithe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -467,8 +467,10 @@ class TaskDefinitions:
         family: str,
         image: str,
         size: Resources | None,
+        *,
         environment: Mapping[str, str] | None = None,
         secrets: Mapping[str, str] | None = None,
+        entry_point: Sequence[str] = (),
     ) -> None:
         cpu, memory = (size.cpu, size.memory) if size else DEFAULT_TASK_SIZE
         ecs.register_task_definition(
@@ -483,6 +485,7 @@ class TaskDefinitions:
             owner=self.owner,
             environment=environment,
             secrets=secrets,
+            entry_point=entry_point,
         )
 
 

@@ -32,8 +32,9 @@ from farflow.dev.display import table
 from farflow.dev.services import Aws, start_aws, start_database
 from farflow.dev.state import DevDir, DevError, Recorded, kill_all
 from farflow.dev.supervisor import Supervised, Supervisor
-from farflow.local import IMAGE_ENTRYPOINT, STAND_INS, LocalProcess, Objects, Site, processes
+from farflow.local import STAND_INS, LocalProcess, Objects, Site, processes
 from farflow.local.process import FailedError, answers, free_port, tail
+from farflow.manifests.runtime import IMAGE_ENTRYPOINT
 from farflow.objects import COMPONENT_LABEL, Manifest, Owner
 from farflow.plan.config import API_PORT, SCHEDULER_HEALTH_PORT, WORKER_LOG_PORT, env_name
 from farflow.render import UNKNOWN_UID

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from farflow.manifests.runtime import IMAGE_ENTRYPOINT
 from farflow.objects import Manifest, expand
 from farflow.plan.config import (
     API_PORT,
@@ -33,8 +34,6 @@ from farflow.plan.config import (
 )
 
 KUBERNETES_CONNECTION = "AIRFLOW_CONN_KUBERNETES_DEFAULT"
-# The ENTRYPOINT of the apache/airflow image, which airflow/Dockerfile inherits.
-IMAGE_ENTRYPOINT = ("/usr/bin/dumb-init", "--", "/entrypoint")
 # What stands in here for the files of the image that this machine does not have.
 STAND_INS = {"/entrypoint": str(Path(__file__).with_name("entrypoint"))}
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -138,11 +137,11 @@ def _process(
     mounts = _mount(pod_spec, container, objects, site.home / "mounts")
     mounts |= _empty_dirs(pod_spec, container, site.home / "pods" / pod)
     env = {**_container_env(container, objects), **site_env(site)}
-    env = {name: _relocate(_remount(value, mounts), site) for name, value in env.items()}
+    env = {name: relocated(_remount(value, mounts), site) for name, value in env.items()}
     env |= _port_env(env, site)
     env[KUBERNETES_CONNECTION] = _local_kubernetes_connection(env, site)
     probes = {kind: _probe(container[kind], site) for kind in PROBES if kind in container}
-    return LocalProcess(container["name"], _command_line(container, env, site), env, (), probes)
+    return LocalProcess(container["name"], command_line(container, env, site), env, (), probes)
 
 
 def _probe(probe: Manifest, site: Site) -> Manifest:
@@ -159,13 +158,15 @@ def _probe(probe: Manifest, site: Site) -> Manifest:
     return moved
 
 
-def _command_line(container: Manifest, env: Mapping[str, str], site: Site) -> tuple[str, ...]:
+def command_line(container: Manifest, env: Mapping[str, str], site: Site) -> tuple[str, ...]:
     """The kubelet's rule: ``command`` replaces the image's entrypoint and ``args`` follow
-    it, with $(VAR) references expanded in both; a ``--port`` given is the site's."""
-    given = [
-        expand(arg, env) for arg in (*container.get("command", []), *container.get("args", []))
-    ]
-    entrypoint = () if container.get("command") else site.entrypoint
+    it, with $(VAR) references expanded in both; a ``--port`` given is the site's. A command
+    that names the image's entrypoint runs the site's."""
+    command = list(container.get("command") or [])
+    entrypoint = () if command else site.entrypoint
+    if tuple(command[: len(IMAGE_ENTRYPOINT)]) == IMAGE_ENTRYPOINT:
+        entrypoint, command = site.entrypoint, command[len(IMAGE_ENTRYPOINT) :]
+    given = [expand(arg, env) for arg in (*command, *container.get("args", []))]
     ported = [
         str(site.port(int(arg))) if before == "--port" and arg.isdigit() else arg
         for before, arg in zip(["", *given], given, strict=False)
@@ -188,7 +189,7 @@ def _port_env(env: Mapping[str, str], site: Site) -> dict[str, str]:
     return moved
 
 
-def _relocate(value: str, site: Site) -> str:
+def relocated(value: str, site: Site) -> str:
     """An image folder named in a value (alone, as a prefix or inside JSON) becomes its local
     stand-in."""
     for image_path, local in site.image_paths.items():

@@ -25,9 +25,8 @@ def executor_pod(plan: Plan) -> Manifest:
     if worker is None:
         raise ValueError("a plan always has a worker component")
     base = container(plan, CONTAINER, (), worker.size, worker.env)
-    # The executor gives the container its task's command: it cannot source a startup script.
     spec = bootstrapped(
-        plan, {"restartPolicy": "Never", "containers": [base]}, worker.size, sources_script=False
+        plan, {"restartPolicy": "Never", "containers": [base]}, worker.size, args_from_executor=True
     )
     template = pod_template(plan, COMPONENT, spec)
     return {"apiVersion": "v1", "kind": "Pod", **template}

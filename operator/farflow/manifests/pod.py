@@ -10,6 +10,7 @@ from farflow.manifests.runtime import (
     BOOTSTRAP,
     BOOTSTRAP_MOUNT,
     BOOTSTRAP_VOLUME,
+    IMAGE_ENTRYPOINT,
     PREFLIGHT,
     RUNTIME_MOUNT,
     STARTUP,
@@ -102,11 +103,12 @@ def preflight(plan: Plan, size: Size, env: tuple[EnvVar, ...]) -> Manifest:
 
 
 def bootstrapped(
-    plan: Plan, pod_spec: Manifest, size: Size, *, sources_script: bool = True
+    plan: Plan, pod_spec: Manifest, size: Size, *, args_from_executor: bool = False
 ) -> Manifest:
     """The pod spec with spec.airflow's requirements, plugins and startup script: installed by
     an init container first into an emptyDir the Airflow container mounts, which sources the
-    script before its command (unless another sets its command: the Kubernetes executor).
+    script before its args. The Kubernetes executor sets its pods' args (the task), so there
+    the script's runner goes in the command, after the image's entrypoint it replaces.
     Unchanged when the cluster brings none of them."""
     if plan.bootstrap is None:
         return pod_spec
@@ -118,9 +120,12 @@ def bootstrapped(
     }
     main, *others = pod_spec["containers"]
     main = {**main, "volumeMounts": [*main["volumeMounts"], {**BOOTSTRAP_MOUNT, "readOnly": True}]}
-    if plan.startup_script is not None and sources_script:
-        script_env = [env_entry(e) for e in startup_env(plan)]
-        main |= {"args": [*STARTUP, *main["args"]], "env": [*main["env"], *script_env]}
+    if plan.startup_script is not None:
+        main |= {"env": [*main["env"], *(env_entry(e) for e in startup_env(plan))]}
+        if args_from_executor:
+            main |= {"command": [*IMAGE_ENTRYPOINT, *STARTUP]}
+        else:
+            main |= {"args": [*STARTUP, *main["args"]]}
     return {
         **pod_spec,
         "initContainers": [init, *pod_spec.get("initContainers", [])],

@@ -11,6 +11,8 @@ from farflow.objects import Manifest, Owner
 from farflow.plan.model import EnvVar, Plan
 from farflow.runtime import BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, RUNTIME_DIR, sources
 
+# The ENTRYPOINT of the apache/airflow image, which airflow/Dockerfile inherits.
+IMAGE_ENTRYPOINT = ("/usr/bin/dumb-init", "--", "/entrypoint")
 VOLUME = "farflow-runtime"
 PREFLIGHT = ("python", "-m", "farflow_preflight")
 BOOTSTRAP = ("python", "-m", "farflow_bootstrap")
