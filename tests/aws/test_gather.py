@@ -23,10 +23,13 @@ from tests.fixtures.aws_proxy import AwsProxy, Fault
 pytestmark = [pytest.mark.aws, pytest.mark.usefixtures("moto_env")]
 
 
+def _in_own_namespace() -> dict[str, Any]:
+    return {"metadata": {"namespace": unique("gather")}, "spec": {"aws": {"region": "us-east-1"}}}
+
+
 def minimal_cluster() -> ResolvedCluster:
     """The minimal example in a namespace of its own: SQS queues and a log group in AWS."""
-    patch = {"metadata": {"namespace": unique("gather")}, "spec": {"aws": {"region": "us-east-1"}}}
-    return resolve(parse(merged(load(MINIMAL), patch)))
+    return resolve(parse(merged(load(MINIMAL), _in_own_namespace())))
 
 
 def conditions(gathered: Gathered) -> dict[str, Condition]:
@@ -75,6 +78,32 @@ def test_a_passing_fault_changes_no_condition(aws: AwsProxy) -> None:
     assert second.errors[0].transient
     assert "BrokerReady" not in conditions(second)
     assert "AwsReady" not in conditions(second)
+
+
+def test_an_unpinned_object_holds_the_plan_until_it_is_pinned_and_its_pin_is_kept(
+    aws: AwsProxy,
+) -> None:
+    """No pods while the startup script cannot be read; once uploaded, its ETag is in the
+    facts and status, and a later pass whose HeadObject fails keeps it: nothing rolls."""
+    bucket = unique("farflow-assets")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    script = {"bucket": bucket, "key": "startup.sh"}
+    patch = {"spec": {"airflow": {"startupScript": script}}}
+    cluster = resolve(parse(merged(load(MINIMAL), merged(_in_own_namespace(), patch))))
+    held = gather(cluster)
+    assert held.facts is None
+    aws_ready = conditions(held)["AwsReady"]
+    assert (aws_ready.status, aws_ready.reason) == ("False", "BootstrapObjectMissing")
+    etag = s3.put_object(Bucket=bucket, Key="startup.sh", Body=b"export A=1\n")["ETag"]
+    first = gather(cluster)
+    assert first.facts is not None
+    pins = {f"s3://{bucket}/startup.sh": {"etag": etag}}
+    assert first.facts.bootstrap_pins == first.status.bootstrap_objects == pins
+    aws.faults["s3:HeadObject"] = Fault("denied")
+    second = gather(cluster, Known(first.status, first.mirrored[cluster.names.secrets]))
+    assert second.facts == first.facts
+    assert "s3:GetObject" in conditions(second)["AwsReady"].message
 
 
 def test_the_shared_keys_are_made_once_and_kept_in_secrets_manager() -> None:

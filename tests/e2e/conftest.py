@@ -246,6 +246,7 @@ def _stack(
     region = moto["AWS_REGION"]
     manifest = _cluster_manifest(namespace, _fargate_network(region), _emr_application(region))
     resolved = resolve(parse(copy.deepcopy(manifest)))
+    data_bucket = _data_bucket(manifest, region)  # before gather pins the startup script
     made = _operator_render(cluster, manifest, resolved, postgres)
     planned, facts, rendered = made.plan, made.facts, made.manifests
     _apply_objects(cluster, namespace, rendered)
@@ -282,7 +283,7 @@ def _stack(
         running={},
         kubelet=kubelet,
         logs=logs,
-        data_bucket=_data_bucket(manifest, region),
+        data_bucket=data_bucket,
     )
     assert facts.ecs is not None
     assert facts.ecs.executor_task_definition is not None

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from kubernetes.client import ApiClient
 from farflow.kube.observe import stalled, start_failure
 from farflow.local import Objects, Site, container_process, processes
 from farflow.manifests.runtime import IMAGE_ENTRYPOINT, STARTUP
+from farflow.plan import plan
 from farflow.runtime import farflow_startup
 from farflow.runtime.farflow_bootstrap import BootstrapError, install, requirements_text, unpack
 from tests.fixtures.wheels import build_wheel
-from tests.unit.planning import built, of_kind
+from tests.unit.planning import built, cluster, facts, of_kind
 from tests.unit.test_local import rendered
 
 pytestmark = pytest.mark.unit
@@ -142,6 +144,26 @@ def test_a_new_object_version_rolls_every_pod() -> None:
     after = deployments(brought({**BROUGHT, "startupScript": {**SCRIPT, "version": "v2"}}))
     for name, spec in before.items():
         assert spec != after[name], name
+
+
+def test_objects_that_name_no_version_are_read_as_the_operator_pinned_them() -> None:
+    """The pins gather found go into what every pod fetches, so a new upload (a new pin)
+    rolls the pods; an object the spec pins itself keeps its version."""
+    unpinned = {"bucket": "mwaa-assets", "key": "startup.sh"}
+    made = cluster({"spec": {"airflow": {**BROUGHT, "startupScript": unpinned}}})
+    pins = {
+        "s3://mwaa-assets/startup.sh": {"etag": '"e1"'},
+        "s3://mwaa-assets/plugins.zip": {"etag": '"not-used"'},  # its version is the spec's
+    }
+    fetched = json.loads(plan(made, replace(facts(), bootstrap_pins=pins)).bootstrap or "")
+    assert fetched["startupScript"] == {
+        "bucket": "mwaa-assets",
+        "key": "startup.sh",
+        "etag": '"e1"',
+    }
+    assert fetched["plugins"] == BROUGHT["plugins"]
+    newer = {**pins, "s3://mwaa-assets/startup.sh": {"etag": '"e2"'}}
+    assert plan(made, replace(facts(), bootstrap_pins=newer)).bootstrap != json.dumps(fetched)
 
 
 def test_the_local_processes_share_the_pods_folder_and_find_it_on_their_path(

@@ -252,9 +252,14 @@ class S3ObjectSpec(SpecModel):
         min_length=1,
         max_length=1024,
         description="Object version (the bucket must be versioned). Set, a new upload takes "
-        "effect when you change this field, which rolls the pods in order; unset, each pod "
-        "reads the object as it is when the pod starts.",
+        "effect when you change this field, which rolls the pods in order; unset, FarFlow "
+        "pins the object as it finds it on each pass (its version, else its ETag), so a new "
+        "upload rolls the pods in order, and a pod never reads one the others do not.",
     )
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
 
 
 class RequirementsSpec(SpecModel):

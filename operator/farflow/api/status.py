@@ -127,6 +127,11 @@ class AwsStatus(StatusModel):
     metrics: str | None = Field(
         None, description="Name of the CloudWatch dashboard and prefix of the alarms made."
     )
+    bootstrap_objects: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="The requirements, plugins and startup script objects that name no "
+        "version, as the pods read them: s3://bucket/key -> its version, else its ETag.",
+    )
 
 
 class AirflowObjectsStatus(StatusModel):

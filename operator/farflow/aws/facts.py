@@ -17,7 +17,7 @@ from farflow.api.names import EcsNames
 from farflow.api.resolve import ResolvedCluster
 from farflow.api.spec import EcsSpec, Resources
 from farflow.api.status import AwsStatus, Condition, ConditionType, NamedState
-from farflow.aws import ecs, eks, kms, rds, s3, secrets
+from farflow.aws import bootstrap_objects, ecs, eks, kms, rds, s3, secrets
 from farflow.aws.cloudwatch import Target, sync_metrics
 from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
@@ -126,6 +126,10 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
         _ecs_facts(cluster, known.ecs_cluster) if known.ecs_cluster else None,
     )
     metrics = gathered.attempt(lambda: _metrics(cluster, region, known), known.metrics)
+    pins = gathered.attempt(
+        lambda: bootstrap_objects.pins(cluster, region),
+        bootstrap_objects.known_pins(cluster, known.bootstrap_objects),
+    )
     gathered.status = AwsStatus(
         region=region,
         queue_urls=queues or {},
@@ -136,14 +140,17 @@ def gather(cluster: ResolvedCluster, before: Known | None = None) -> Gathered:
         fargate_profile=profile and NamedState(name=profile.name, status=profile.status),
         ecs_cluster=ecs_facts and ecs_facts.cluster,
         metrics=metrics,
+        bootstrap_objects=pins or {},
     )
     database_ready = database is not None and database.ready
     ecs_ready = cluster.spec.ecs is None or ecs_facts is not None
     # Pods made before their Fargate profile is ACTIVE would never be scheduled.
     serving = profile.serving if profile else not cluster.spec.fargate.profile.create
-    if queues is not None and database_ready and keys and ecs_ready and serving:
+    # Pods that would read an unpinned object as it is when they start wait for its pin.
+    ready = database_ready and keys and ecs_ready and serving
+    if queues is not None and pins is not None and ready:
         label = profile.pods_label if profile else None
-        gathered.facts = AwsFacts(region, queues, log_group, ecs_facts, label)
+        gathered.facts = AwsFacts(region, queues, log_group, ecs_facts, label, pins)
     _conclude(gathered)
     return gathered
 

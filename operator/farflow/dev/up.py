@@ -148,9 +148,9 @@ def _start(
                 devdir.log("aws"))  # fmt: skip
     os.environ.update(aws.env)  # gather() reaches it
     tracker.aws = aws.endpoint
+    _fill_s3(options.s3, aws.region)  # first: gather pins the objects spec.airflow names
     tracker.step("creating the cluster's AWS resources (gather)")
     rendered = _render(resolved, database_url, aws, devdir)
-    _fill_s3(options.s3, aws.region)
     job, components = _containers(rendered, options, dags, devdir, aws)
     supervisor = tracker.supervisor = Supervisor(devdir.logs, tracker.notify, tracker.save)
     stack.callback(supervisor.stop)

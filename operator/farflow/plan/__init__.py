@@ -62,7 +62,7 @@ def plan(cluster: ResolvedCluster, facts: AwsFacts, *, tasks_allowed: bool = Tru
         suspended=spec.suspend,
         pod_template_file=pod_template_file(spec),
         required_modules=required_modules(config),
-        bootstrap=_bootstrap(spec),
+        bootstrap=_bootstrap(spec, facts.bootstrap_pins),
         startup_script=_s3_url(spec.airflow.startup_script),
     )
 
@@ -72,12 +72,22 @@ def _s3_url(ref: S3ObjectSpec | None) -> str | None:
     return None if ref is None else farflow_bootstrap.url(ref.model_dump(exclude_none=True))
 
 
-def _bootstrap(spec: ResolvedSpec) -> str | None:
-    """What farflow_bootstrap fetches and installs in every Airflow pod, as JSON; in the pod
-    template, so a change of it (a new object version) rolls the pods."""
+def _bootstrap(spec: ResolvedSpec, pins: dict[str, dict[str, str]]) -> str | None:
+    """What farflow_bootstrap fetches and installs in every Airflow pod, as JSON, with the
+    objects that name no version pinned as the operator found them; in the pod template, so
+    a change of it (a new object version, a new upload) rolls the pods."""
     airflow = spec.airflow.model_dump(
         by_alias=True, exclude_none=True, include={"requirements", "plugins", "startup_script"}
     )
+    requirements = spec.airflow.requirements
+    refs = [
+        (airflow.get("requirements", {}).get("s3"), requirements.s3 if requirements else None),
+        (airflow.get("plugins"), spec.airflow.plugins),
+        (airflow.get("startupScript"), spec.airflow.startup_script),
+    ]
+    for dumped, ref in refs:
+        if dumped is not None and ref is not None and ref.version is None:
+            dumped.update(pins.get(ref.url, {}))
     return json.dumps(airflow, sort_keys=True) if airflow else None
 
 

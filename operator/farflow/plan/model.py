@@ -113,6 +113,8 @@ class AwsFacts:
     # The Fargate profile FarFlow made that the cluster's pods are to run through (the label
     # its selectors want); None without one.
     fargate_profile_label: str | None = None
+    # The bootstrap objects that name no version, pinned: s3://bucket/key -> version or etag.
+    bootstrap_pins: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

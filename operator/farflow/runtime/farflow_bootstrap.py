@@ -3,7 +3,8 @@ startup script (spec.airflow), as MWAA users keep them in S3:
 
     FARFLOW_BOOTSTRAP='{"requirements": {"packages": ["pendulum-extras==1.0"]},
                         "plugins": {"bucket": "b", "key": "plugins.zip", "version": "v"},
-                        "startupScript": {"bucket": "b", "key": "startup.sh"}}' \\
+                        "startupScript": {"bucket": "b", "key": "startup.sh",
+                                          "etag": "\\"9b2cf535f27731c974343645a3985328\\""}}' \\
         python -m farflow_bootstrap
 
 into the pod's emptyDir at FARFLOW_BOOTSTRAP_DIR, which the Airflow container mounts too:
@@ -50,12 +51,21 @@ def url(ref: dict[str, str]) -> str:
 
 
 def fetch(ref: dict[str, str]) -> bytes:
-    """The object, at its pinned version when it names one."""
+    """The object at its pinned version, or as it was when the operator pinned its ETag (an
+    object of an unversioned bucket)."""
     pinned = {"VersionId": ref["version"]} if ref.get("version") else {}
+    if ref.get("etag"):
+        pinned["IfMatch"] = ref["etag"]
     try:
         answer = boto3.client("s3").get_object(Bucket=ref["bucket"], Key=ref["key"], **pinned)
         return bytes(answer["Body"].read())
     except (BotoCoreError, ClientError) as error:
+        said = error.response.get("Error", {}) if isinstance(error, ClientError) else {}
+        if said.get("Code") == "PreconditionFailed":
+            raise BootstrapError(
+                f"{url(ref)} changed since FarFlow pinned it (ETag {ref['etag']}): the pods "
+                "roll to the new upload on the operator's next pass"
+            ) from None
         raise BootstrapError(f"cannot read {url(ref)}: {error}") from None
 
 
