@@ -183,6 +183,11 @@ def assert_the_dashboard_and_alarms(namespace: str, aws: dict[str, Any]) -> tupl
     body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
     lines = [line for widget in body["widgets"][1:] for line in widget["properties"]["metrics"]]
     assert ["FarFlow", "scheduler_heartbeat", "Cluster", f"{namespace}/full"] == lines[0][:4]
+    # With several executors, Airflow names each one's gauges after its class.
+    graphed = {line[1] for line in lines}
+    for executor in ("CeleryExecutor", "KubernetesExecutor", "AwsEcsExecutor"):
+        assert f"executor.open_slots.{executor}" in graphed
+    assert "executor.open_slots" not in graphed
     queues = sorted(url.rsplit("/", 1)[-1] for url in aws["queueUrls"].values())
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{name}-")["MetricAlarms"]
     by_name = {alarm["AlarmName"]: alarm for alarm in alarms}

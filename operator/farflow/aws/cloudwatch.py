@@ -25,14 +25,6 @@ _failed = partial(failed, "cloudwatch")
 GRAPHS = (
     ("Scheduler heartbeats", (("scheduler_heartbeat", "Sum"),)),
     ("Task instances", (("ti_successes", "Sum"), ("ti_failures", "Sum"))),
-    (
-        "Executor slots",
-        (
-            ("executor.open_slots", "Maximum"),
-            ("executor.queued_tasks", "Maximum"),
-            ("executor.running_tasks", "Maximum"),
-        ),
-    ),
     ("DAG parsing (s)", (("dag_processing.total_parse_time", "Average"),)),
     ("Task run time (ms)", (("task.duration", "Average"), ("task.duration", "Maximum"))),
 )
@@ -46,6 +38,7 @@ class Target:
     owner: str  # the farflow.io/cluster tag's value, which is also the dimension Cluster
     name: str  # the dashboard's name, and the alarms' prefix
     queues: tuple[str, ...]  # SQS queue names, the dimension Queue of sqs.waiting
+    executors: tuple[str, ...] = ("CeleryExecutor",)  # the class names of spec.airflow's
 
 
 def sync_metrics(target: Target, metrics: MetricsSpec) -> None:
@@ -81,17 +74,30 @@ def dashboard_body(target: Target, metrics: MetricsSpec) -> dict[str, Any]:
             "edits here are replaced: change the AirflowCluster instead."
         },
     }
+    shown = (
+        *GRAPHS,
+        ("Executor slots", _executor_series(target)),
+        ("SQS: tasks waiting and running", _queue_series(target)),
+    )
     graphs = [
-        _graph(target, metrics, title, series, index)
-        for index, (title, series) in enumerate(
-            (*GRAPHS, ("SQS: tasks waiting and running", _queue_series(target)))
-        )
+        _graph(target, metrics, title, series, index) for index, (title, series) in enumerate(shown)
     ]
     return {"widgets": [marker, *graphs]}
 
 
 def _marker(target: Target) -> str:
     return f"{TAG_KEY}={target.owner}"
+
+
+def _executor_series(target: Target) -> tuple[tuple[str, str], ...]:
+    """Airflow names its executor gauges after the executor's class when there are several
+    (executor.open_slots.CeleryExecutor), else not."""
+    suffixes = [f".{name}" for name in target.executors] if len(target.executors) > 1 else [""]
+    return tuple(
+        (f"executor.{gauge}{suffix}", "Maximum")
+        for suffix in suffixes
+        for gauge in ("open_slots", "queued_tasks", "running_tasks")
+    )
 
 
 def _queue_series(target: Target) -> tuple[tuple[str, str, str], ...]:

@@ -23,7 +23,7 @@ from farflow.aws.logs import ensure_log_group
 from farflow.aws.session import AwsError, default_region, endpoint_url
 from farflow.aws.sqs import ensure_queues
 from farflow.objects import fargate_labels
-from farflow.plan.config import SHARED_KEYS, new_shared_keys
+from farflow.plan.config import EXECUTOR_CLASSES, SHARED_KEYS, new_shared_keys
 from farflow.plan.model import AwsFacts, EcsFacts
 
 DEFAULT_TASK_SIZE = ("0.25", "512Mi")
@@ -193,7 +193,10 @@ def _metrics(cluster: ResolvedCluster, region: str, known: AwsStatus) -> str | N
 def metrics_target(cluster: ResolvedCluster, region: str) -> Target:
     names = cluster.aws_names
     queues = tuple(queue.sqs for queue in names.queues)
-    return Target(region=region, owner=names.owner, name=names.metrics, queues=queues)
+    executors = tuple(
+        EXECUTOR_CLASSES[executor].rsplit(".", 1)[-1] for executor in cluster.spec.airflow.executors
+    )
+    return Target(region, names.owner, names.metrics, queues, executors)
 
 
 def _log_group(cluster: ResolvedCluster, region: str) -> str | None:
