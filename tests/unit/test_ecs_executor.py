@@ -123,3 +123,13 @@ def test_with_a_bootstrap_the_tasks_entry_point_runs_it_before_the_command(scrip
     plain = executor_definition({"spec": {"ecs": patch["spec"]["ecs"]}})
     assert plain.entry_point == ()
     assert plain.fingerprint != wanted.fingerprint
+
+
+def test_the_tasks_push_no_metrics_to_a_collector_they_cannot_reach() -> None:
+    made = planned({"spec": {"metrics": {"enabled": True}}})
+    assert made.config["AIRFLOW__METRICS__OTEL_ON"] == "True"  # the pods push
+    env = executor_env(made, "https://airflow.internal.example/", read).environment
+    assert env["AIRFLOW__METRICS__OTEL_ON"] == "False"
+    assert not [name for name in env if name.startswith("OTEL_")]
+    without = executor_env(planned(), "https://a/", read).environment
+    assert "AIRFLOW__METRICS__OTEL_ON" not in without

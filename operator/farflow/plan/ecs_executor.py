@@ -19,6 +19,7 @@ from farflow.plan.config import env_name
 from farflow.plan.model import Plan
 
 EXECUTION_API = env_name("core", "execution_api_server_url")
+OTEL_ON = env_name("metrics", "otel_on")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ def executor_env(plan: Plan, api_server_url: str, read: Callable[[SecretRef], st
     worker = plan.component("worker")
     if worker is None:
         raise ValueError("a plan always has a worker component")
-    environment = {**plan.config, EXECUTION_API: f"{api_server_url.rstrip('/')}/execution/"}
+    environment = {
+        **_without_metrics(plan.config),
+        EXECUTION_API: f"{api_server_url.rstrip('/')}/execution/",
+    }
     secrets: dict[str, str] = {}
     for variable in (*plan.secret_env, *worker.env):
         if variable.secret is not None:
@@ -45,3 +49,10 @@ def executor_env(plan: Plan, api_server_url: str, read: Callable[[SecretRef], st
         else:
             environment[variable.name] = expand(value, environment)
     return ExecutorEnv(environment, secrets)
+
+
+def _without_metrics(config: dict[str, str]) -> dict[str, str]:
+    """The settings without the metrics exporter: its collector is a Service of the
+    Kubernetes cluster, which ECS tasks cannot reach, so every push would only fail."""
+    kept = {name: value for name, value in config.items() if not name.startswith("OTEL_")}
+    return kept | ({OTEL_ON: "False"} if OTEL_ON in config else {})
