@@ -426,6 +426,16 @@ class AirflowSpec(SpecModel):
         "ECS Fargate tasks (needs spec.ecs).",
     )
 
+    def s3_objects(self) -> dict[str, S3ObjectSpec]:
+        """The requirements, plugins and startup script objects set, by their path under
+        spec.airflow (as its JSON names them)."""
+        found = {
+            "requirements.s3": self.requirements.s3 if self.requirements else None,
+            "plugins": self.plugins,
+            "startupScript": self.startup_script,
+        }
+        return {path: ref for path, ref in found.items() if ref is not None}
+
 
 class AwsSpec(SpecModel):
     """The AWS account and identity the cluster uses."""

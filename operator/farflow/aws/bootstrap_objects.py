@@ -20,13 +20,8 @@ Pins = dict[str, dict[str, str]]  # s3://bucket/key -> {"version": ...} or {"eta
 
 def unpinned(cluster: ResolvedCluster) -> dict[str, S3ObjectSpec]:
     """The objects that name no version, by the field that names them."""
-    airflow = cluster.spec.airflow
-    refs = {
-        "spec.airflow.requirements.s3": airflow.requirements.s3 if airflow.requirements else None,
-        "spec.airflow.plugins": airflow.plugins,
-        "spec.airflow.startupScript": airflow.startup_script,
-    }
-    return {field: ref for field, ref in refs.items() if ref is not None and ref.version is None}
+    objects = cluster.spec.airflow.s3_objects().items()
+    return {f"spec.airflow.{path}": ref for path, ref in objects if ref.version is None}
 
 
 def pins(cluster: ResolvedCluster, region: str) -> Pins:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import operator
 import shlex
 from dataclasses import replace
+from functools import reduce
 
 from farflow.api.names import SecretRef
 from farflow.api.resolve import ResolvedCluster, ResolvedSpec
@@ -79,15 +81,9 @@ def _bootstrap(spec: ResolvedSpec, pins: dict[str, dict[str, str]]) -> str | Non
     airflow = spec.airflow.model_dump(
         by_alias=True, exclude_none=True, include={"requirements", "plugins", "startup_script"}
     )
-    requirements = spec.airflow.requirements
-    refs = [
-        (airflow.get("requirements", {}).get("s3"), requirements.s3 if requirements else None),
-        (airflow.get("plugins"), spec.airflow.plugins),
-        (airflow.get("startupScript"), spec.airflow.startup_script),
-    ]
-    for dumped, ref in refs:
-        if dumped is not None and ref is not None and ref.version is None:
-            dumped.update(pins.get(ref.url, {}))
+    for path, ref in spec.airflow.s3_objects().items():
+        if ref.version is None:
+            reduce(operator.getitem, path.split("."), airflow).update(pins.get(ref.url, {}))
     return json.dumps(airflow, sort_keys=True) if airflow else None
 
 
